@@ -1,0 +1,1 @@
+"""Pure tensor geometry: rotations, Procrustes alignment, cameras and projection."""
