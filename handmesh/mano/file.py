@@ -189,9 +189,11 @@ def load_mano_file(path: str | Path, side: str | None = None) -> dict[str, Any]:
         data[key] = value
     for key, shape in EXPECTED_SHAPES.items():
         got = data[key].shape
-        if len(got) != len(shape) or any(e is not None and e != g for e, g in zip(shape, got)):
+        if len(got) != len(shape) or any(e not in (None, g) for e, g in zip(shape, got, strict=True)):
             hint = " (this looks like a body model, not MANO)" if key == "v_template" else ""
-            raise MANOFileError(f"{path} is not a MANO model: '{key}' has shape {got}, expected {shape}{hint}")
+            raise MANOFileError(
+                f"{path} is not a MANO model: '{key}' has shape {got}, expected {shape}{hint}"
+            )
         if not np.isfinite(data[key]).all():
             raise MANOFileError(f"{path}: '{key}' holds NaN or infinite values")
     data["f"] = data["f"].astype(np.int64)

@@ -1,0 +1,57 @@
+"""Training losses (DESIGN.md §6). Every term is a mean, never a sum, so weights do not depend on
+the batch size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from handmesh.geometry.rotation import axis_angle_to_matrix
+
+
+@dataclass
+class LossWeights:
+    """Weights of the loss terms (0 turns a term off)."""
+
+    vertices: float = 10.0  # L1 on root-relative vertices (metres)
+    keypoints3d: float = 1000.0  # MSE on root-relative 3D keypoints (metres^2)
+    keypoints2d: float = 10.0  # MSE on keypoints projected by the camera head (normalised coords)
+    pose: float = 1.0  # MSE on joint rotation matrices vs the MANO ground truth
+    betas: float = 0.01  # MSE on betas vs the MANO ground truth
+    betas_prior: float = 0.001  # mean squared betas (keeps the shape plausible)
+
+
+def target_rotmats(global_orient: Tensor, hand_pose: Tensor, hands_mean: Tensor) -> Tensor:
+    """Ground-truth absolute joint rotations (B, 16, 3, 3) from FreiHAND's axis-angle annotation
+    (global (B, 3), fingers (B, 45) relative to `hands_mean`)."""
+    aa = torch.cat([global_orient, hand_pose + hands_mean], dim=-1).reshape(-1, 16, 3)
+    return axis_angle_to_matrix(aa)
+
+
+def hand_losses(
+    pred_vertices_rel: Tensor,
+    pred_keypoints_rel: Tensor,
+    pred_keypoints2d: Tensor,
+    pred_rotmats: Tensor,
+    pred_betas: Tensor,
+    gt_vertices_rel: Tensor,
+    gt_keypoints_rel: Tensor,
+    gt_keypoints2d: Tensor,
+    gt_rotmats: Tensor,
+    gt_betas: Tensor,
+    weights: LossWeights,
+) -> dict[str, Tensor]:
+    """Each term and their weighted sum under "total". Metres for 3D, normalised units for 2D."""
+    terms = {
+        "vertices": F.l1_loss(pred_vertices_rel, gt_vertices_rel),
+        "keypoints3d": F.mse_loss(pred_keypoints_rel, gt_keypoints_rel),
+        "keypoints2d": F.mse_loss(pred_keypoints2d, gt_keypoints2d),
+        "pose": F.mse_loss(pred_rotmats, gt_rotmats),
+        "betas": F.mse_loss(pred_betas, gt_betas),
+        "betas_prior": pred_betas.pow(2).mean(),
+    }
+    terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
+    return terms

@@ -1,0 +1,1 @@
+"""The network: image encoder (timm) -> MANO/camera head -> hand model -> camera frame."""
