@@ -26,7 +26,9 @@ def _offline_message(name: str, exc: BaseException) -> str:
     )
 
 
-def create_encoder(name: str = DEFAULT_ENCODER, pretrained: bool = True, checkpoint: str | Path | None = None) -> nn.Module:
+def create_encoder(
+    name: str = DEFAULT_ENCODER, pretrained: bool = True, checkpoint: str | Path | None = None
+) -> nn.Module:
     """A timm backbone without classifier, returning pooled features (B, C).
 
     Args:
