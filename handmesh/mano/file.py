@@ -78,6 +78,9 @@ _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("copyreg", "_reconstructor"): copyreg._reconstructor,
     ("_codecs", "encode"): codecs.encode,  # bytes pickled by Python 3 at protocol 2
     ("builtins", "object"): object,
+    ("builtins", "set"): set,  # harmless containers that chumpy objects may hold in their state
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "slice"): slice,
 }
 
 

@@ -94,11 +94,11 @@ class HandModel(nn.Module):
         (relative to hands_mean unless `flat_hand_mean`) or (B, 15, 3, 3) absolute rotations.
         """
         batch = global_orient.shape[0]
-        if global_orient.shape[-2:] == (3, 3):
+        if global_orient.ndim >= 3 and global_orient.shape[-2:] == (3, 3):  # (B, 3, 3) or (B, 1, 3, 3)
             root = global_orient.reshape(batch, 1, 3, 3)
         else:
             root = axis_angle_to_matrix(global_orient.reshape(batch, 1, 3))
-        if hand_pose.shape[-2:] == (3, 3):
+        if hand_pose.ndim == 4:  # (B, 15, 3, 3)
             fingers = hand_pose.reshape(batch, NUM_JOINTS - 1, 3, 3)
         else:
             aa = hand_pose.reshape(batch, -1)  # (B, 45)
