@@ -14,7 +14,8 @@ How it is made (deterministic, no randomness except seeded sample coefficients):
    rounded palm slab smoothly joined to tapered finger and thumb capsules) with a few rounds of
    tangential smoothing.
 3. `J_regressor` rows are convex combinations of the vertices nearest each joint solved to land
-   exactly on the published joints; skinning weights blend across each joint plane; `shapedirs`
+   exactly on the published joints; skinning weights blend across each joint plane (then diffuse a
+   little around the palm seams so no edge jumps between bones); `shapedirs`
    are finite differences of the whole construction under ten named shape changes (size, finger
    length, palm width, ...); `posedirs` a small bulge at flexing joints.
 
@@ -638,6 +639,7 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 _BLEND = (0.009, 0.005, 0.004)  # half-widths (m) of the skinning blend at joints 1, 2, 3 of a finger
 _BLEND_THUMB = (0.012, 0.006, 0.005)
+_WEIGHT_SMOOTHING = 3  # diffusion steps over the mesh after the per-finger blend
 
 
 def _chain_blends(verts: np.ndarray, finger: str, joints: np.ndarray) -> np.ndarray:
@@ -673,6 +675,22 @@ def _skinning_weights(verts: np.ndarray, labels: list[str], joints: np.ndarray) 
         weights[sel, j2] = s[:, 0] * s[:, 1] * (1 - s[:, 2])
         weights[sel, j3] = s[:, 0] * s[:, 1] * s[:, 2]
     return weights
+
+
+def _smooth_weights(weights: np.ndarray, faces: np.ndarray, iterations: int = _WEIGHT_SMOOTHING) -> np.ndarray:
+    """Diffuse skinning weights around the palm seams (half-step umbrella averaging); rows keep summing to 1.
+
+    Only vertices the wrist bone influences, and their neighbours, move: that softens the seams where
+    the construction labels switch owner (thumb-index web, finger webs) so no edge jumps from one
+    bone to another, while the phalanges keep their rigid, fully weighted middles.
+    """
+    avg = _umbrella(np.asarray(faces, dtype=np.int64), len(weights))
+    near_palm = weights[:, 0] > 0.01
+    near_palm |= (avg @ near_palm.astype(np.float64)) > 0
+    weights = weights.copy()
+    for _ in range(iterations):
+        weights[near_palm] = 0.5 * weights[near_palm] + 0.5 * (avg @ weights)[near_palm]
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def _convex_weights(points: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -800,6 +818,40 @@ def _hands_coeffs(n: int = 100) -> np.ndarray:
     return rng.normal(size=(n, 45)) * std
 
 
+_CLOSED = (1.5, 1.7, 1.0)  # a finger curled into the palm
+# name -> (per-finger flexion, spread, thumb twist); thumb values fitted so the tip lands where named.
+_NAMED_POSES: dict[str, tuple[dict[str, tuple[float, float, float]], dict[str, float], float]] = {
+    "fist": ({"index": _CLOSED, "middle": _CLOSED, "ring": _CLOSED, "pinky": _CLOSED, "thumb": (0.29, 0.2, 0.11)},
+             {"thumb": -0.35}, -0.17),  # thumb tip over the index and middle middle phalanges
+    "point": ({"index": (0.0, 0.05, 0.05), "middle": _CLOSED, "ring": _CLOSED, "pinky": _CLOSED,
+               "thumb": (0.46, 0.32, 0.2)}, {"thumb": -0.41}, -0.33),  # thumb over the curled middle finger
+    "pinch": ({"index": (0.75, 1.01, 0.73), "middle": (0.3, 0.35, 0.2), "ring": (0.35, 0.4, 0.2),
+               "pinky": (0.4, 0.45, 0.2), "thumb": (0.58, 0.19, 0.0)}, {"thumb": -0.2}, 0.13),  # tips meet
+}  # fmt: skip
+POSE_NAMES = ("flat", "relaxed", *_NAMED_POSES)
+
+
+def standin_pose(name: str, side: str = "right") -> np.ndarray:
+    """A named (45,) ABSOLUTE axis-angle finger pose for the stand-in (use `flat_hand_mean=True`).
+
+    Names: "flat" (zeros), "relaxed" (`hands_mean`), "fist", "point", "pinch". Left hands get the
+    mirrored pose. Made for pictures and tests of the stand-in, in the same canonical frame as MANO.
+    """
+    if side not in ("right", "left"):
+        raise ValueError(f"side must be 'right' or 'left', got {side!r}")
+    joints = MANO_RIGHT_REST_JOINTS
+    if name == "flat":
+        pose = np.zeros(45)
+    elif name == "relaxed":
+        pose = _hands_mean(joints)
+    elif name in _NAMED_POSES:
+        curl, spread, twist = _NAMED_POSES[name]
+        pose = _pose_vector(joints, curl, spread, thumb_twist=twist)
+    else:
+        raise ValueError(f"unknown stand-in pose {name!r}; choose from {POSE_NAMES}")
+    return pose * np.tile([1.0, -1.0, -1.0], 15) if side == "left" else pose
+
+
 # ----------------------------------------------------------------------------------------------
 # Assembly, mirroring, files.
 
@@ -819,7 +871,7 @@ def _right_model() -> dict[str, Any]:
         "v_template": verts,
         "f": faces.astype(np.uint32),
         "J_regressor": j_reg,
-        "weights": _skinning_weights(verts, labels, joints),
+        "weights": _smooth_weights(_skinning_weights(verts, labels, joints), faces),
         "posedirs": _pose_correctives(verts, faces, labels, joints),
         "shapedirs": shapedirs,
         "kintree_table": np.array([_PARENTS, np.arange(16)], dtype=np.int64),
