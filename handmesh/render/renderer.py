@@ -6,6 +6,12 @@ intrinsics K in pixels, exactly like FreiHAND's annotations. pyrender uses the O
 principal point is shifted by half a pixel so that a point projecting to (u, v) with
 `uv = K @ X / Z` lands in pixel column u, row v (OpenCV: pixel centres at integer coordinates).
 
+Coverage: pyrender draws into a 4x multisampled framebuffer. The colour (and its alpha) is the
+average of the 4 samples, centred on the pixel centre; the depth buffer, which cannot be averaged,
+is resolved by taking ONE sample, which sits off the pixel centre (on Mesa by (-0.125, +0.375) px).
+So the mask is the alpha coverage (>= 2 of 4 samples, which matches "pixel centre inside the
+projected mesh"), not `depth > 0`; depth is made to agree with it.
+
 One `Renderer` holds one GL context (`pyrender.OffscreenRenderer`), created on first use and
 resized only when the image size changes; reuse it across calls and `close()` it (or use it as a
 context manager). Nothing here is imported by model code: import `handmesh.render` only where
@@ -73,12 +79,18 @@ DEFAULT_LIGHTS: tuple[Light, ...] = (
 
 @dataclass
 class RenderResult:
-    """What `Renderer.render` returns: rgb (H, W, 3) uint8, depth (H, W) float32 metres with 0 on
-    the background, mask (H, W) bool."""
+    """What `Renderer.render` returns.
+
+    rgb (H, W, 3) uint8: anti-aliased, so edge pixels are blended with the background colour (with a black
+    background, rgb is premultiplied by `alpha`); depth (H, W) float32 metres, 0 where `mask` is False;
+    mask (H, W) bool: pixel centre covered by the mesh; alpha (H, W) float32 in [0, 1]: fraction of the pixel
+    covered (anti-aliased coverage, for compositing).
+    """
 
     rgb: np.ndarray
     depth: np.ndarray
     mask: np.ndarray
+    alpha: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -261,9 +273,12 @@ class Renderer:
         scene.add(camera, pose=np.eye(4))
         for obj, pose in self._light_nodes(pyrender):
             scene.add(obj, pose=pose)
-        rgb, depth = offscreen.render(scene)
-        depth = np.asarray(depth, dtype=np.float32)
-        return RenderResult(rgb=np.ascontiguousarray(rgb[..., :3]), depth=depth, mask=depth > 0)
+        rgba, depth = offscreen.render(scene, flags=pyrender.RenderFlags.RGBA)  # (H, W, 4) uint8, (H, W)
+        alpha = rgba[..., 3].astype(np.float32) / 255.0  # mean over the 4 samples of the pixel
+        mask = rgba[..., 3] >= 128  # >= 2 of 4 samples covered
+        return RenderResult(
+            rgb=np.ascontiguousarray(rgba[..., :3]), depth=_depth_on_mask(depth, mask), mask=mask, alpha=alpha
+        )
 
     def overlay(
         self,
@@ -274,16 +289,29 @@ class Renderer:
         alpha: float = 0.8,
         **render_kwargs: Any,
     ) -> np.ndarray:
-        """Composite the rendered mesh over `image` (H, W, 3 uint8) where the mesh is; same size out."""
+        """Composite the rendered mesh over `image` (H, W, 3 uint8, same channel order as the colours) with
+        anti-aliased edges; `alpha` is the opacity of the mesh. Same size out."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be (H, W, 3), got {image.shape}")
         height, width = image.shape[:2]
+        render_kwargs["bg_color"] = (0.0, 0.0, 0.0)  # black background: rgb comes premultiplied by coverage
         out = self.render(vertices, faces, K, (width, height), **render_kwargs)
-        blended = image.astype(np.float32)
-        m = out.mask
-        blended[m] = (1 - alpha) * blended[m] + alpha * out.rgb[m].astype(np.float32)
+        a = (alpha * out.alpha)[..., None]  # (H, W, 1)
+        blended = image.astype(np.float32) * (1.0 - a) + alpha * out.rgb.astype(np.float32)
         return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def _depth_on_mask(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Depth (H, W) from the one-sample depth resolve, made to agree with the coverage mask: 0 off the mask,
+    and on mask pixels the depth sample missed, the largest depth of the 3 x 3 neighbourhood."""
+    depth = np.where(mask, np.asarray(depth, dtype=np.float32), np.float32(0.0))
+    holes = mask & (depth <= 0)
+    if holes.any():
+        import cv2
+
+        depth[holes] = cv2.dilate(depth, np.ones((3, 3), np.uint8))[holes]
+    return depth
 
 
 _DEFAULT: Renderer | None = None
