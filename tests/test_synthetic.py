@@ -13,7 +13,9 @@ from raster import boundary_band, iou, project, rasterize
 from synthetic_set import EVAL, SEED, TRAIN, synthetic_root  # noqa: F401 (fixture)
 
 from handmesh.data import synthetic
+from handmesh.data.errors import DataError
 from handmesh.mano.constants import FREIHAND_TRAIN_UNIQUE
+from handmesh.mano.file import MANOFileError
 from handmesh.mano.freihand_params import from_freihand
 
 
@@ -126,7 +128,7 @@ def test_ensure_synthetic_generates_only_when_incomplete(
     def fake_generate(root, train, eval, seed, mano_path=None, **kw):  # noqa: ANN001, ANN003, ANN202
         calls.append((train, eval, seed))
         Path(root).mkdir(parents=True, exist_ok=True)
-        marker = synthetic._marker(train, eval, seed, Path(mano_path), 224)
+        marker = synthetic._marker(train, eval, seed, Path(mano_path), synthetic.SceneConfig())
         (Path(root) / synthetic.MARKER).write_text(json.dumps(marker))
         return Path(root)
 
@@ -142,10 +144,36 @@ def test_ensure_synthetic_generates_only_when_incomplete(
     assert len(calls) == 3
 
 
-def test_generator_cli(standin_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_generator_cli_and_replacing_a_set(
+    standin_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("INFO")
-    synthetic.main(["--out", str(tmp_path / "cli"), "--train", "1", "--eval", "1", "--mano", str(standin_path),
-                    "--workers", "1"])  # fmt: skip
+    out = tmp_path / "cli"
+    synthetic.main(["--out", str(out), "--train", "2", "--eval", "1", "--mano", str(standin_path), "--workers", "1"])
     assert "stand-in" in caplog.text.lower()
-    assert (tmp_path / "cli" / "training" / "rgb" / f"{3 * FREIHAND_TRAIN_UNIQUE:08d}.jpg").is_file()
-    assert (tmp_path / "cli" / synthetic.MARKER).is_file()
+    assert (out / "training" / "rgb" / f"{1 + 3 * FREIHAND_TRAIN_UNIQUE:08d}.jpg").is_file()
+    assert (out / synthetic.MARKER).is_file() and not (tmp_path / "cli.partial").exists()
+    # a smaller set over it: exactly the new files, nothing stale; a leftover .partial of a killed run is ignored
+    (tmp_path / "cli.partial" / "training").mkdir(parents=True)
+    synthetic.generate(out, 1, 0, 0, standin_path, workers=1, progress=False)
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    expected = [f"training/rgb/{FREIHAND_TRAIN_UNIQUE * v:08d}.jpg" for v in range(4)]
+    expected.append("training/mask/00000000.jpg")
+    names = ("K", "mano", "scale", "verts", "xyz")
+    expected += [f"{split}_{name}.json" for split in ("evaluation", "training") for name in names]
+    assert files == sorted([*expected, synthetic.MARKER])
+    assert not (tmp_path / "cli.partial").exists()
+    assert json.loads((out / "evaluation_K.json").read_text()) == []
+
+
+def test_generator_refuses_other_folders_and_bad_counts(standin_path: Path, tmp_path: Path) -> None:
+    real = tmp_path / "FreiHAND_pub_v2"
+    (real / "training").mkdir(parents=True)
+    (real / "training_K.json").write_text("[]")
+    with pytest.raises(DataError, match=r"refusing .*FreiHAND_pub_v2.*not a synthetic set"):
+        synthetic.generate(real, 1, 0, 0, standin_path, workers=1, progress=False)
+    assert (real / "training_K.json").read_text() == "[]"  # untouched
+    with pytest.raises(ValueError, match="train must be in"):
+        synthetic.generate(tmp_path / "big", FREIHAND_TRAIN_UNIQUE + 1, 0, 0, standin_path)
+    with pytest.raises(MANOFileError, match="MANO_RIGHT.pkl"):
+        synthetic.generate(tmp_path / "x", 1, 0, 0, tmp_path / "MANO_RIGHT.pkl")

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from handmesh.data.augment import DEFAULT_AUGMENT, AugmentConfig
 from handmesh.data.freihand import FreiHANDDataset
 from handmesh.data.image_folder import ImageFolderDataset
+from handmesh.data.synthetic import SyntheticSpec, ensure_synthetic
 from handmesh.mano.constants import FREIHAND_VERSIONS
 
 
@@ -34,6 +35,8 @@ class FreiHANDDataModule(pl.LightningDataModule):
         predict_root: a plain folder of hand crops to predict on (None: predict on the test split).
         predict_K: (3, 3) intrinsics of the predict_root images (None: a FreiHAND-like default).
         drop_last: drop the last incomplete training batch.
+        synthetic: make a synthetic set at `root` first (in `prepare_data`) unless a complete one with these
+            parameters is there, e.g. YAML `synthetic: {train: 600, eval: 200, seed: 0}`. None: use `root` as is.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class FreiHANDDataModule(pl.LightningDataModule):
         predict_root: str | None = None,
         predict_K: list[list[float]] | None = None,
         drop_last: bool = True,
+        synthetic: SyntheticSpec | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -70,6 +74,7 @@ class FreiHANDDataModule(pl.LightningDataModule):
         self.val_split, self.test_split, self.val_limit = val_split, test_split, val_limit
         self.return_mask, self.skip_bad, self.drop_last = return_mask, skip_bad, drop_last
         self.predict_root, self.predict_K = predict_root, predict_K
+        self.synthetic = synthetic
         self._datasets: dict[str, Dataset] = {}
 
     def dataset(self, split: str, augment: AugmentConfig | None = None, return_mask: bool = False) -> FreiHANDDataset:
@@ -77,6 +82,12 @@ class FreiHANDDataModule(pl.LightningDataModule):
         return FreiHANDDataset(
             self.root, split, self.versions, self.input_size, augment, return_mask=return_mask, skip_bad=self.skip_bad
         )
+
+    def prepare_data(self) -> None:
+        """Generate the synthetic set at `root` if `synthetic` is given and no complete one is there (rank 0 only)."""
+        if self.synthetic is not None:
+            spec = self.synthetic
+            ensure_synthetic(self.root, spec.train, spec.eval, spec.seed, spec.mano_path)
 
     def setup(self, stage: str | None = None) -> None:
         """Build the datasets a stage needs (reads and caches the annotation JSON once)."""

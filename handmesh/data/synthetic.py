@@ -19,16 +19,19 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import torch
 
 from handmesh.data.backgrounds import background
+from handmesh.data.errors import DataError
 from handmesh.data.layout import image_id, json_path, mask_path, rgb_path
 from handmesh.data.synthetic_hands import (
     APPEARANCE_STREAM,
@@ -38,10 +41,12 @@ from handmesh.data.synthetic_hands import (
     sample_hands,
     sample_rng,
 )
-from handmesh.mano.constants import FREIHAND_VERSIONS
+from handmesh.mano.constants import FREIHAND_TRAIN_UNIQUE, FREIHAND_VERSIONS
 from handmesh.mano.file import load_mano_file
 from handmesh.mano.hand_model import HandModel
-from handmesh.render.renderer import Light, Material, Renderer
+
+if TYPE_CHECKING:  # the renderer is imported only where images are made (worker processes)
+    from handmesh.render.renderer import Light, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +74,24 @@ def _skin_colours(vertices: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.concatenate([rgb, alpha], axis=1), 0, 255).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """A synthetic set to make (if missing) before training: see `ensure_synthetic`. Used by FreiHANDDataModule.
+
+    train: unique training samples (4 images each); eval: evaluation samples; seed: random seed;
+    mano_path: the MANO pickle to render (None: the procedural stand-in, written if missing).
+    """
+
+    train: int
+    eval: int
+    seed: int = 0
+    mano_path: str | None = None
+
+
 def _random_lights(rng: np.random.Generator) -> tuple[Light, ...]:
     """A key light and up to two weaker ones, mostly from the camera side, with random colour and strength."""
+    from handmesh.render.renderer import Light
+
     lights = []
     for i in range(int(rng.integers(1, 4))):
         direction = (rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.3, 1.5))
@@ -116,6 +137,8 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(faces: np.ndarray, root: str, seed: int, size: int) -> None:
+    from handmesh.render.renderer import Material, Renderer
+
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     renderer = Renderer(material=Material(roughness=0.8), bg_color=(0.0, 0.0, 0.0))
@@ -170,22 +193,52 @@ def _file_digest(path: Path) -> str:
 
 
 def _resolve_model(mano_path: str | Path | None) -> Path:
-    if mano_path is not None:
-        return Path(mano_path)
+    """The model file: `mano_path`, or the stand-in (default path); a stand-in path (`standin` in the file
+    name) is written if absent, a missing real MANO file gets load_mano_file's error (where to get it)."""
     from handmesh.mano.standin import ensure_standin
 
-    return Path(ensure_standin())
+    if mano_path is None:
+        return Path(ensure_standin())
+    path = Path(mano_path)
+    if "standin" in path.name:
+        return Path(ensure_standin(path))
+    if not path.is_file():
+        load_mano_file(path)  # raises MANOFileError: where to get the file and where to put it
+    return path
 
 
-def _marker(train: int, eval_: int, seed: int, model_path: Path, size: int) -> dict[str, Any]:
+FORMAT = 2  # bump when the generator's output changes for the same parameters (old sets are then remade)
+
+
+def _marker(train: int, eval_: int, seed: int, model_path: Path, scene: SceneConfig) -> dict[str, Any]:
+    """What identifies a set: its parameters, the model file's digest, the scene ranges and the format."""
     return {
         "train": train,
         "eval": eval_,
         "seed": seed,
-        "size": size,
+        "size": scene.size,
+        "scene": json.loads(json.dumps(asdict(scene))),  # tuples as lists, as read back from the file
         "model_sha1": _file_digest(model_path),
-        "format": 1,
+        "format": FORMAT,
     }
+
+
+def _check_counts(train: int, eval: int) -> None:
+    if not 0 <= train <= FREIHAND_TRAIN_UNIQUE:
+        raise ValueError(
+            f"train must be in [0, {FREIHAND_TRAIN_UNIQUE}] (image ids are idx + 32560 * version), got {train}"
+        )
+    if eval < 0:
+        raise ValueError(f"eval must be >= 0, got {eval}")
+
+
+def _check_replaceable(root: Path) -> None:
+    """Refuse to replace a folder that is not a (finished) synthetic set: it may be real data."""
+    if root.exists() and not (root / MARKER).is_file() and (not root.is_dir() or any(root.iterdir())):
+        raise DataError(
+            f"refusing to write a synthetic set to {root}: it exists and is not a synthetic set made by handmesh "
+            f"(no {MARKER}); delete it or choose another output folder"
+        )
 
 
 def generate(
@@ -198,38 +251,61 @@ def generate(
     progress: bool = True,
     scene: SceneConfig | None = None,
 ) -> Path:
-    """Write the synthetic set into `out` (its marker file last) and return `out`."""
+    """Write the synthetic set to `out` and return `out`.
+
+    The set is written to `<out>.partial` (marker file last) and then moved into place, so `out` is
+    either the previous complete set or the new complete one, never half written. An existing `out`
+    is replaced only if it is empty or a synthetic set (never real data).
+    """
+    _check_counts(train, eval)
     root = Path(out)
+    _check_replaceable(root)
     scene = scene or SceneConfig()
     model_path = _resolve_model(mano_path)
     model_dict = load_mano_file(model_path, side="right")
     kind = "procedural STAND-IN hand model (not MANO)" if model_dict["is_standin"] else "MANO model"
     log.info("synthetic FreiHAND-format set from the %s %s -> %s", kind, model_path, root)
-    (root / MARKER).unlink(missing_ok=True)
+    partial = root.with_name(root.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # left by an interrupted run
     for folder in ("training/rgb", "training/mask", "evaluation/rgb"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
+        (partial / folder).mkdir(parents=True, exist_ok=True)
     hand_model = HandModel(model_dict, dtype=torch.float64)
     pose_std = pose_prior_std(model_dict)
     tasks: list[tuple[str, int, np.ndarray, np.ndarray]] = []
     for split, count in (("training", train), ("evaluation", eval)):
         hands = sample_hands(hand_model, pose_std, split, count, seed, scene)
-        _write_annotations(root, split, hands)
+        _write_annotations(partial, split, hands)
         tasks += [(split, i, hands.verts[i], hands.K[i]) for i in range(count)]
     workers = min(os.cpu_count() or 1, 4) if workers is None else workers
     total = train * len(FREIHAND_VERSIONS) + eval
     faces = hand_model.faces.cpu().numpy()
     start = time.perf_counter()
     with _progress(total, f"rendering {'stand-in ' if model_dict['is_standin'] else ''}hands", progress) as advance:
-        for written in _run_tasks(tasks, faces, root, seed, scene.size, workers):
+        for written in _run_tasks(tasks, faces, partial, seed, scene.size, workers):
             advance(written)
     elapsed = time.perf_counter() - start
     log.info(
         "wrote %d images in %.1f s (%.1f images/s, %d workers)", total, elapsed, total / max(elapsed, 1e-9), workers
     )
-    marker = _marker(train, eval, seed, model_path, scene.size)
+    marker = _marker(train, eval, seed, model_path, scene)
     marker["standin"] = bool(model_dict["is_standin"])
-    (root / MARKER).write_text(json.dumps(marker, indent=1))
+    (partial / MARKER).write_text(json.dumps(marker, indent=1))
+    _replace(root, partial)
     return root
+
+
+def _replace(root: Path, new: Path) -> None:
+    """Move the finished folder `new` to `root`, replacing an old set there."""
+    _check_replaceable(root)  # again: something may have appeared there meanwhile
+    old = root.with_name(root.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if root.exists():
+        root.rename(old)
+    new.rename(root)
+    if old.exists():
+        shutil.rmtree(old)
 
 
 class _progress:
@@ -262,7 +338,7 @@ def is_complete(root: str | Path, train: int, eval: int, seed: int = 0, mano_pat
         found = json.loads(marker.read_text())
     except json.JSONDecodeError:
         return False
-    expected = _marker(train, eval, seed, _resolve_model(mano_path), SceneConfig().size)
+    expected = _marker(train, eval, seed, _resolve_model(mano_path), SceneConfig())
     return all(found.get(k) == v for k, v in expected.items())
 
 

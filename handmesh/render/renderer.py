@@ -143,6 +143,8 @@ class Renderer:
         self._size: tuple[int, int] | None = None
         self.contexts_created = 0  # how many GL contexts this object made (1 when reused properly)
 
+    _open_contexts = 0  # GL contexts open in this process, all renderers together
+
     # -- GL context ------------------------------------------------------------------------------
 
     def _context(self, width: int, height: int) -> Any:
@@ -157,15 +159,17 @@ class Renderer:
                     f"could not create an offscreen GL context with PYOPENGL_PLATFORM={platform} ({exc}). {EGL_HELP}"
                 ) from exc
             self.contexts_created += 1
+            Renderer._open_contexts += 1
         elif self._size != (width, height):
             self._offscreen.viewport_width, self._offscreen.viewport_height = width, height
         self._size = (width, height)
         return self._offscreen
 
     def close(self) -> None:
-        """Release the GL context (safe to call twice)."""
+        """Release the GL context (safe to call twice). Other renderers of the process keep working."""
         if self._offscreen is not None:
-            self._offscreen.delete()
+            Renderer._open_contexts -= 1
+            _delete_offscreen(self._offscreen, last=Renderer._open_contexts == 0)
             self._offscreen = None
             self._size = None
 
@@ -300,6 +304,25 @@ class Renderer:
         a = (alpha * out.alpha)[..., None]  # (H, W, 1)
         blended = image.astype(np.float32) * (1.0 - a) + alpha * out.rgb.astype(np.float32)
         return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def _delete_offscreen(offscreen: Any, last: bool) -> None:
+    """Delete a pyrender OffscreenRenderer. pyrender's EGL platform ends with `eglTerminate` on the display,
+    which EGL shares across the process: that would break every other open renderer. Unless this is the last
+    open context, destroy only this context."""
+    platform = getattr(offscreen, "_platform", None)
+    if not last and platform is not None and hasattr(platform, "_egl_context"):
+
+        def destroy_context_only() -> None:
+            from OpenGL.EGL import eglDestroyContext
+
+            if platform._egl_display is not None and platform._egl_context is not None:
+                eglDestroyContext(platform._egl_display, platform._egl_context)
+            platform._egl_context = None
+            platform._egl_display = None
+
+        platform.delete_context = destroy_context_only
+    offscreen.delete()
 
 
 def _depth_on_mask(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
