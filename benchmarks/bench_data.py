@@ -2,7 +2,7 @@
 
     python benchmarks/bench_data.py [--root FREIHAND_ROOT] [--workers 0 1 2] [--batches 40] [--batch-size 32]
 
-Without --root a synthetic set (64 unique training samples = 256 images, stand-in hand) is written
+Without --root a synthetic set (200 unique training samples = 800 images + 16, stand-in hand) is written
 to a temporary folder first, timing the generator. The training pipeline is the one `fit` uses:
 FreiHANDDataset(training, all 4 versions, recipe augmentation, 224) in a shuffled DataLoader.
 Images are read from the page cache (a warm-up pass reads every file once), so disk speed is not measured.
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--mask", action="store_true", help="also load and warp masks")
-    parser.add_argument("--gen-train", type=int, default=64, help="unique training samples to generate")
+    parser.add_argument("--gen-train", type=int, default=200, help="unique training samples to generate")
     parser.add_argument("--gen-workers", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)

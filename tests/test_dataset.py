@@ -266,3 +266,13 @@ def test_datamodule_synthetic_spec_from_yaml(
     spec = synthetic.SyntheticSpec(train=TRAIN, eval=EVAL, seed=7, mano_path=str(standin_path))
     FreiHANDDataModule(str(synthetic_root), synthetic=spec).prepare_data()
     assert marker.stat().st_mtime_ns == before
+
+
+def test_invalid_json(synthetic_root: Path, tmp_path: Path) -> None:  # noqa: F811
+    root = copy_set(synthetic_root, tmp_path / "set")
+    (root / "training_K.json").write_text("[[[1, 0, 0], [0, 1")  # a cut-off download
+    with pytest.raises(DataError, match=r"training_K\.json"):
+        FreiHANDDataset(root)
+    (root / "training_K.json").write_text(json.dumps([[[1, 0], [0, 1]]] * TRAIN))  # entries of the wrong shape
+    with pytest.raises(DataError, match=r"training_K\.json"):
+        FreiHANDDataset(root)
