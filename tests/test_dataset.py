@@ -178,6 +178,12 @@ def test_bad_jpeg(synthetic_root: Path, tmp_path: Path, damage: str) -> None:  #
     assert int(s["index"]) == TRAIN + 2 and skipping.skipped == 1
     skipping[TRAIN + 3]
     assert skipping.skipped == 1
+    # through the DataModule (worker processes count into the same total), reported at teardown
+    dm = FreiHANDDataModule(str(root), batch_size=TRAIN, num_workers=1, skip_bad=True, augment=None, drop_last=False)
+    list(dm.train_dataloader())  # the worker process warns on its own stderr
+    assert dm.skipped == {"train": 1, "val": 0}
+    with pytest.warns(UserWarning, match=r"skipped bad samples .*1 in train"):
+        dm.teardown("fit")
 
 
 # ---- image folder and data module ----

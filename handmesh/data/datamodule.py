@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -106,6 +107,23 @@ class FreiHANDDataModule(pl.LightningDataModule):
                 if self.predict_root
                 else self.dataset(self.test_split)
             )
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Bad samples replaced so far (with `skip_bad`), per stage ("train", "val", ...), all workers together."""
+        counts = {}
+        for name, ds in self._datasets.items():
+            base = ds.dataset if isinstance(ds, Subset) else ds
+            if isinstance(base, FreiHANDDataset):
+                counts[name] = base.skipped
+        return counts
+
+    def teardown(self, stage: str | None = None) -> None:
+        """Report how many bad samples were skipped (a warning naming the root), if any."""
+        bad = {name: n for name, n in self.skipped.items() if n}
+        if bad:
+            summary = ", ".join(f"{n} in {name}" for name, n in bad.items())
+            warnings.warn(f"skipped bad samples of {self.root} (skip_bad=True): {summary}", stacklevel=2)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         if name not in self._datasets:
