@@ -1,0 +1,1 @@
+"""Evaluation metrics: the official FreiHAND numbers (`freihand`) and a DDP-safe torchmetrics wrapper (`metric`)."""

@@ -1,0 +1,196 @@
+"""FreiHAND submission files: `pred.json` = `[xyz_list, verts_list]` (metres, camera frame, FreiHAND keypoint
+order, dataset index order), or `pred.zip` holding that `pred.json` at its root (no folder).
+
+Both directions validate: equal counts (and the split's size when given), shapes 21x3 / 778x3, finite values,
+metre scale (a millimetre submission is refused with a message saying so). Writes are atomic: the file appears
+under its final name only once complete.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from handmesh.data.json_cache import parse_json_bytes
+
+NUM_KEYPOINTS, NUM_VERTICES = 21, 778
+PRED_NAME = "pred.json"
+# FreiHAND hands are ~0.2 m across and within ~1 m of the camera; in millimetres they are ~200 across.
+MAX_HAND_SIZE_M = 1.0  # median vertex bounding-box diagonal above this is not metres
+MAX_ABS_COORD_M = 20.0  # any coordinate above this is not metres
+
+
+class SubmissionError(ValueError):
+    """A submission file or array that is not in FreiHAND's format; the message names the file and the problem."""
+
+
+def write_submission(path: str | Path, xyz, verts, expected_count: int | None = None) -> Path:
+    """Validate and write `pred.json` or `pred.zip` (chosen by the suffix of `path`); returns the path.
+
+    xyz: (N, 21, 3), verts: (N, 778, 3), metres, camera frame (numpy arrays or tensors).
+    expected_count: the split's size (3,960 for FreiHAND evaluation), checked when given.
+    """
+    path = Path(path)
+    if path.suffix not in (".json", ".zip"):
+        raise SubmissionError(f"{path}: a submission is written as .json (pred.json) or .zip (pred.zip)")
+    xyz_np, verts_np = _to_numpy(xyz), _to_numpy(verts)
+    validate_submission(xyz_np, verts_np, expected_count, source=str(path))
+    text = json.dumps([xyz_np.tolist(), verts_np.tolist()]).encode()
+    if path.suffix == ".zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            zf.writestr(PRED_NAME, text)
+        text = buffer.getvalue()
+    atomic_write(path, text)
+    return path
+
+
+def read_submission(path: str | Path, expected_count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read and validate a `pred.json` or `pred.zip`: returns xyz (N, 21, 3) and verts (N, 778, 3), float64."""
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError(f"{path}: submission file not found")
+    if zipfile.is_zipfile(path):
+        raw = _read_zip_member(path)
+        source = f"{path}:{PRED_NAME}"
+    elif path.suffix == ".zip":
+        raise SubmissionError(f"{path}: not a valid zip file")
+    else:
+        raw = path.read_bytes()
+        source = str(path)
+    xyz, verts = _parse_pred(raw, source)
+    validate_submission(xyz, verts, expected_count, source=source)
+    return xyz, verts
+
+
+def validate_submission(xyz: np.ndarray, verts: np.ndarray, expected_count: int | None, source: str) -> None:
+    """Raise SubmissionError (naming `source`) unless xyz (N, 21, 3) and verts (N, 778, 3) form a valid
+    metre-scale submission of `expected_count` samples (any N >= 1 when None)."""
+    for name, array, n in (("xyz (keypoints)", xyz, NUM_KEYPOINTS), ("verts (vertices)", verts, NUM_VERTICES)):
+        if array.ndim != 3 or array.shape[1:] != (n, 3):
+            raise SubmissionError(f"{source}: {name} must have shape (N, {n}, 3), got {array.shape}")
+    if len(xyz) != len(verts):
+        raise SubmissionError(f"{source}: {len(xyz)} keypoint entries but {len(verts)} vertex entries")
+    if expected_count is not None and len(xyz) != expected_count:
+        raise SubmissionError(f"{source}: {len(xyz)} samples, expected {expected_count} (the split's size)")
+    if len(xyz) == 0:
+        raise SubmissionError(f"{source}: empty submission (no samples)")
+    for name, array in (("xyz (keypoints)", xyz), ("verts (vertices)", verts)):
+        bad = ~np.isfinite(array).all(axis=(1, 2))
+        if bad.any():
+            first = np.flatnonzero(bad)[:5].tolist()
+            raise SubmissionError(f"{source}: {name} holds NaN or inf in {int(bad.sum())} samples (first: {first})")
+    size = float(np.median(np.linalg.norm(verts.max(1) - verts.min(1), axis=-1)))
+    if size > MAX_HAND_SIZE_M:
+        hint = " This looks like millimetres: divide by 1000." if 20.0 < size < 2000.0 else ""
+        raise SubmissionError(
+            f"{source}: coordinates must be in metres, but the hands are {size:.4g} units across (median bounding-box"
+            f" diagonal of the vertices; a hand is ~0.2 m).{hint}"
+        )
+    largest = max(float(np.abs(xyz).max()), float(np.abs(verts).max()))
+    if largest > MAX_ABS_COORD_M:
+        raise SubmissionError(
+            f"{source}: a coordinate of {largest:.4g} is not plausible in metres (camera frame; FreiHAND hands lie "
+            "within ~1 m of the camera)"
+        )
+
+
+def _parse_pred(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """`[xyz_list, verts_list]` JSON bytes -> two float64 arrays, parsed fast (no Python float lists)."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    start = np.flatnonzero(data == ord("["))
+    if start.size < 2:
+        raise SubmissionError(f"{source}: expected a JSON list [xyz_list, verts_list]")
+    # depth after each byte; the first element is the text from the second '[' to where depth falls back to 1
+    depth = np.cumsum((data == ord("[")).astype(np.int8) - (data == ord("]")).astype(np.int8), dtype=np.int32)
+    first_open = int(start[1])
+    closes = np.flatnonzero(depth[first_open:] == 1)
+    if closes.size == 0:
+        raise SubmissionError(f"{source}: not valid JSON (unbalanced brackets)")
+    first_close = first_open + int(closes[0])
+    head = raw[:first_open].strip()
+    middle = raw[first_close + 1 :].lstrip()
+    if head != b"[" or not middle.startswith(b","):
+        return _parse_pred_slow(raw, source)
+    rest = middle[1:].strip()
+    if not rest.endswith(b"]"):
+        return _parse_pred_slow(raw, source)
+    try:
+        xyz = parse_json_bytes(raw[first_open : first_close + 1], source)
+        verts = parse_json_bytes(rest[:-1], source)
+    except ValueError:
+        return _parse_pred_slow(raw, source)
+    return _entries(xyz, source, "xyz (keypoints)"), _entries(verts, source, "verts (vertices)")
+
+
+def _parse_pred_slow(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The general path through `json.loads`, with the messages for malformed files."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SubmissionError(f"{source}: not valid JSON ({e})") from None
+    if not isinstance(data, list) or len(data) != 2:
+        raise SubmissionError(f"{source}: expected a JSON list of two lists [xyz_list, verts_list]")
+    out = []
+    for name, entries in zip(("xyz (keypoints)", "verts (vertices)"), data, strict=True):
+        try:
+            out.append(_entries(np.asarray(entries, dtype=np.float64), source, name))
+        except (ValueError, TypeError):
+            raise SubmissionError(f"{source}: {name} is not a regular list of numbers (entries of one shape)") from None
+    return out[0], out[1]
+
+
+def _entries(array: np.ndarray, source: str, name: str) -> np.ndarray:
+    if array.ndim == 1 and array.size == 0:
+        return array.reshape(0, NUM_KEYPOINTS if name.startswith("xyz") else NUM_VERTICES, 3)
+    return array
+
+
+def _read_zip_member(path: Path) -> bytes:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+            if PRED_NAME in names:
+                return zf.read(PRED_NAME)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SubmissionError(f"{path}: cannot read the zip file ({e})") from None
+    nested = [n for n in names if n.rsplit("/", 1)[-1] == PRED_NAME]
+    if nested:
+        raise SubmissionError(
+            f"{path}: {PRED_NAME} must be at the root of the zip, found {nested[0]!r} inside a folder "
+            f"(zip the file itself, e.g. `zip -j pred.zip pred.json`)"
+        )
+    raise SubmissionError(f"{path}: no {PRED_NAME} in the zip (it holds {names[:10]})")
+
+
+def _to_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().to(torch.float64).numpy()
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise SubmissionError("predictions must be numeric arrays of shape (N, 21, 3) and (N, 778, 3)") from None
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename over `path` (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
