@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         scores = evaluate_files(args.gt, args.pred, args.split)
     except (DataError, SubmissionError, ValueError) as e:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {e}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {e}", highlight=False)
         return 1
     console.print(scores_table(scores, f"FreiHAND scores: {args.pred} vs {args.gt}"))
     if args.json is not None:

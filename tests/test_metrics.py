@@ -1,0 +1,177 @@
+"""The FreiHAND numbers (DESIGN.md §3): F-score at the threshold, AUC, and the whole table against a slow,
+loop-based reference written here straight from the definition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.linalg import orthogonal_procrustes
+from scipy.spatial.transform import Rotation
+
+from handmesh.metrics.freihand import (
+    ALL_KEYS,
+    OFFICIAL_KEYS,
+    auc,
+    f_scores,
+    freihand_scores,
+    mean_error,
+    nearest_within,
+    pck_curves,
+)
+
+THRESHOLDS = np.linspace(0.0, 0.05, 100)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The reference: one sample at a time, numpy and scipy, as DESIGN.md §3 states it
+
+
+def _ref_align(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    mu_g, mu_p = gt.mean(0), pred.mean(0)
+    a, b = gt - mu_g, pred - mu_p
+    na, nb = np.linalg.norm(a) + 1e-8, np.linalg.norm(b) + 1e-8
+    r, s = orthogonal_procrustes(a / na, b / nb)  # R = U V^T of svd(A^T B), s = trace(S), no det correction
+    return np.dot(b / nb, r.T) * s * na + mu_g
+
+
+def _ref_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.sum(np.square(a - b), axis=-1))
+
+
+def _ref_fscore(gt: np.ndarray, pred: np.ndarray, t: float) -> float:
+    all_pairs = _ref_dist(gt[:, None, :], pred[None, :, :])  # (N, M)
+    precision = float(sum(d < t for d in all_pairs.min(1))) / len(gt)  # GT points with a prediction closer than t
+    recall = float(sum(d < t for d in all_pairs.min(0))) / len(pred)
+    return 2 * recall * precision / (recall + precision) if recall + precision > 0 else 0.0
+
+
+def _ref_mean_auc(per_point: list[list[float]]) -> tuple[float, float]:
+    means, aucs = [], []
+    norm = np.trapezoid(np.ones_like(THRESHOLDS), THRESHOLDS)
+    for data in per_point:
+        data = np.array(data)
+        means.append(np.mean(data))
+        pck = np.array([np.mean((data <= t).astype(float)) for t in THRESHOLDS])
+        aucs.append(np.trapezoid(pck, THRESHOLDS) / norm)
+    return float(np.mean(means)), float(np.mean(aucs))
+
+
+def _reference_table(pred_xyz, pred_verts, gt_xyz, gt_verts) -> dict[str, float]:
+    errs: dict[str, list[list[float]]] = {k: [[] for _ in range(n)] for k, n in
+                                           (("xyz", 21), ("xyz_al", 21), ("mesh", 778), ("mesh_al", 778))}  # fmt: skip
+    f, f_al = [], []
+    for i in range(len(gt_xyz)):
+        xyz_al = _ref_align(gt_xyz[i], pred_xyz[i])
+        verts_al = _ref_align(gt_verts[i], pred_verts[i])
+        for key, gt, pred in (("xyz", gt_xyz[i], pred_xyz[i]), ("xyz_al", gt_xyz[i], xyz_al),
+                              ("mesh", gt_verts[i], pred_verts[i]), ("mesh_al", gt_verts[i], verts_al)):  # fmt: skip
+            for j, d in enumerate(_ref_dist(gt, pred)):
+                errs[key][j].append(d)
+        f.append([_ref_fscore(gt_verts[i], pred_verts[i], t) for t in (0.005, 0.015)])
+        f_al.append([_ref_fscore(gt_verts[i], verts_al, t) for t in (0.005, 0.015)])
+    out = {}
+    for key, per_point in errs.items():
+        out[f"{key}_mean3d"], out[f"{key}_auc3d"] = _ref_mean_auc(per_point)
+        out[f"{key}_mean3d"] *= 100.0
+    f, f_al = np.array(f).T, np.array(f_al).T
+    out.update(f_score_5=f[0].mean(), f_al_score_5=f_al[0].mean(), f_score_15=f[1].mean(), f_al_score_15=f_al[1].mean())
+    return out
+
+
+def _hands(n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Hand-sized clouds (778 vertices, 21 keypoints) in front of the camera and noisy predictions of them; some
+    samples on a 1/4096 m lattice with prediction offsets exactly at the thresholds."""
+    rng = np.random.default_rng(seed)
+    template = rng.normal(size=(799, 3)) * np.array([0.03, 0.05, 0.012])
+    rot = Rotation.random(n, random_state=seed).as_matrix()
+    gt = template @ rot.transpose(0, 2, 1) + np.array([0.0, 0.0, 0.7]) + rng.normal(0, 0.05, (n, 1, 3))
+    pred = gt @ Rotation.from_rotvec(rng.normal(0, 0.05, (n, 3))).as_matrix().transpose(0, 2, 1)
+    pred = pred * rng.uniform(0.95, 1.05, (n, 1, 1)) + rng.normal(0, 0.003, gt.shape) + rng.normal(0, 0.01, (n, 1, 3))
+    lattice = slice(0, n // 3)
+    gt[lattice] = np.round(gt[lattice] * 4096) / 4096
+    offsets = rng.choice([0.005, 0.015, THRESHOLDS[7], THRESHOLDS[40], 0.0], size=(n // 3, 799))
+    pred[lattice] = gt[lattice]
+    pred[lattice, :, 0] += offsets
+    return pred[:, :21], pred[:, 21:], gt[:, :21], gt[:, 21:]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_whole_table_equals_the_loop_reference() -> None:
+    pred_xyz, pred_verts, gt_xyz, gt_verts = _hands(12)
+    ours = freihand_scores(pred_xyz, pred_verts, gt_xyz, gt_verts)
+    ref = _reference_table(pred_xyz, pred_verts, gt_xyz, gt_verts)
+    assert set(ours) == set(ALL_KEYS) and list(ours)[:12] == list(OFFICIAL_KEYS)
+    for key in OFFICIAL_KEYS:
+        assert ours[key] == pytest.approx(ref[key], abs=1e-12), key
+        assert f"{ours[key]:f}" == f"{ref[key]:f}", key  # what the official script writes
+    assert ours["f_score_5"] == ref["f_score_5"] and ours["f_al_score_15"] == ref["f_al_score_15"]
+    assert ours["pa_mpjpe_mm"] == pytest.approx(ref["xyz_al_mean3d"] * 10)
+    assert ours["pa_mpvpe_mm"] == pytest.approx(ref["mesh_al_mean3d"] * 10)
+    assert ours["mpvpe_mm"] == pytest.approx(ref["mesh_mean3d"] * 10)
+    assert (ours["f5"], ours["f15"]) == (ours["f_al_score_5"], ours["f_al_score_15"])
+    # torch input (float32 on the way in is widened, not rounded further) gives the same table
+    again = freihand_scores(*(torch.from_numpy(x) for x in (pred_xyz, pred_verts, gt_xyz, gt_verts)))
+    assert again == ours
+
+
+def test_nearest_neighbour_search_equals_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    gt = torch.from_numpy(rng.normal(size=(5, 300, 3)) * 0.02)
+    for pred in (gt + torch.from_numpy(rng.normal(size=gt.shape) * 0.006),  # same count: correspondence shortcut
+                 torch.from_numpy(rng.normal(size=(5, 123, 3)) * 0.02),  # different count
+                 gt + 0.5):  # nothing close
+        found_gt, found_pred = nearest_within(gt, pred, (0.005, 0.015, 0.001))
+        d = torch.sqrt(((gt[:, :, None] - pred[:, None]) ** 2).sum(-1))  # (B, N, M)
+        for k, t in enumerate((0.005, 0.015, 0.001)):
+            assert torch.equal(found_gt[k], d.amin(2) < t)
+            assert torch.equal(found_pred[k], d.amin(1) < t)
+
+
+def test_f_score_counts_strictly_below_the_threshold() -> None:
+    gt = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    pred = np.array([[[0.005, 0.0, 0.0], [1.0, 0.004, 0.0], [0.0, 1.0, -0.0049]]])
+    assert np.sqrt(0.005**2) == 0.005  # the first pair is exactly at the threshold
+    np.testing.assert_array_equal(f_scores(pred, gt, (0.005,)), [[2 / 3]])  # the pair at 5 mm does not count
+    np.testing.assert_array_equal(f_scores(pred, gt, (np.nextafter(0.005, 1),)), [[1.0]])
+    np.testing.assert_array_equal(f_scores(pred, gt, (0.004,)), [[0.0]])  # P = R = 0 -> F = 0
+    # precision and recall differ when the sets differ in size: 1 of 3 GT points and 1 of 1 predictions matched
+    f = f_scores(np.array([[[0.0, 0.001, 0.0]]]), gt, (0.005,))
+    np.testing.assert_allclose(f, [[2 * 1 * (1 / 3) / (1 + 1 / 3)]], rtol=0, atol=0)
+
+
+def test_auc_on_a_known_error_distribution() -> None:
+    # every error exactly at threshold j: PCK = 1 from t_j on (inclusive), so AUC = (99 - j + 0.5) / 99
+    for j in (0, 10, 57, 99):
+        errors = np.full((7, 3), THRESHOLDS[j])
+        assert auc(errors) == pytest.approx((99 - j + 0.5) / 99 if j > 0 else 1.0, abs=1e-15)
+    # half the samples perfect, half beyond 5 cm: PCK = 0.5 everywhere
+    errors = np.concatenate([np.zeros((4, 2)), np.full((4, 2), 0.2)])
+    assert auc(errors) == pytest.approx(0.5, abs=1e-15)
+    # uniform errors on [0, 5 cm]: PCK(t) ~ t / 5 cm, AUC ~ 0.5
+    errors = np.linspace(0, 0.05, 100_001)[:, None]
+    assert auc(errors) == pytest.approx(0.5, abs=1e-4)
+    curve = pck_curves(np.array([[0.0, 0.01], [0.02, 0.06]]))
+    assert curve.shape == (2, 100) and curve[0, 0] == 0.5 and curve[0, -1] == 1.0  # point 0: errors 0, 2 cm
+    assert curve[1, 0] == 0.0 and curve[1, -1] == 0.5  # point 1: errors 1 cm, 6 cm
+
+
+def test_mean_error_is_the_mean_of_per_point_means() -> None:
+    errors = np.array([[1.0, 2.0], [3.0, 6.0]])
+    assert mean_error(errors) == 3.0
+
+
+def test_input_errors() -> None:
+    x, v = np.zeros((2, 21, 3)), np.zeros((2, 778, 3))
+    with pytest.raises(ValueError, match="keypoints"):
+        freihand_scores(x[:, :20], v, x, v)
+    with pytest.raises(ValueError, match="vertex samples"):
+        freihand_scores(x, v[:1], x, v[:1])
+    with pytest.raises(ValueError, match="no samples"):
+        freihand_scores(x[:0], v[:0], x[:0], v[:0])
+    bad = v.copy()
+    bad[1, 5, 2] = np.nan
+    with pytest.raises(ValueError, match="pred_verts holds non-finite"):
+        freihand_scores(x, bad, x, v)
