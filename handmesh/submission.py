@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -22,6 +23,8 @@ from handmesh.data.json_cache import parse_json_bytes
 
 NUM_KEYPOINTS, NUM_VERTICES = 21, 778
 PRED_NAME = "pred.json"
+_XYZ_END = re.compile(rb"\]\s*\]\s*\]")  # end of the keypoint list: closes a point, an entry and the list
+_LIST_SEP = re.compile(rb"\s*,\s*")
 # FreiHAND hands are ~0.2 m across and within ~1 m of the camera; in millimetres they are ~200 across.
 MAX_HAND_SIZE_M = 1.0  # median vertex bounding-box diagonal above this is not metres
 MAX_ABS_COORD_M = 20.0  # any coordinate above this is not metres
@@ -103,31 +106,26 @@ def validate_submission(xyz: np.ndarray, verts: np.ndarray, expected_count: int 
 
 
 def _parse_pred(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """`[xyz_list, verts_list]` JSON bytes -> two float64 arrays, parsed fast (no Python float lists)."""
-    data = np.frombuffer(raw, dtype=np.uint8)
-    start = np.flatnonzero(data == ord("["))
-    if start.size < 2:
-        raise SubmissionError(f"{source}: expected a JSON list [xyz_list, verts_list]")
-    # depth after each byte; the first element is the text from the second '[' to where depth falls back to 1
-    depth = np.cumsum((data == ord("[")).astype(np.int8) - (data == ord("]")).astype(np.int8), dtype=np.int32)
-    first_open = int(start[1])
-    closes = np.flatnonzero(depth[first_open:] == 1)
-    if closes.size == 0:
-        raise SubmissionError(f"{source}: not valid JSON (unbalanced brackets)")
-    first_close = first_open + int(closes[0])
-    head = raw[:first_open].strip()
-    middle = raw[first_close + 1 :].lstrip()
-    if head != b"[" or not middle.startswith(b","):
+    """`[xyz_list, verts_list]` JSON bytes -> two float64 arrays, parsed fast (no Python float lists).
+
+    The keypoint list ends at the first `]]]` (point, entry and list closing): the text is split there and each
+    half goes through the fast regular-array parser; anything unexpected takes the general `json.loads` path.
+    """
+    end = _XYZ_END.search(raw)
+    if end is None:
         return _parse_pred_slow(raw, source)
-    rest = middle[1:].strip()
-    if not rest.endswith(b"]"):
+    head, tail = raw[: end.end()].lstrip(), raw[end.end() :].rstrip()
+    sep = _LIST_SEP.match(tail)
+    if not head.startswith(b"[") or sep is None or not tail.endswith(b"]"):
         return _parse_pred_slow(raw, source)
     try:
-        xyz = parse_json_bytes(raw[first_open : first_close + 1], source)
-        verts = parse_json_bytes(rest[:-1], source)
+        xyz = parse_json_bytes(head[1:], source)
+        verts = parse_json_bytes(tail[sep.end() : -1], source)
     except ValueError:
         return _parse_pred_slow(raw, source)
-    return _entries(xyz, source, "xyz (keypoints)"), _entries(verts, source, "verts (vertices)")
+    if xyz.ndim != 3 or verts.ndim != 3:
+        return _parse_pred_slow(raw, source)
+    return xyz, verts
 
 
 def _parse_pred_slow(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:

@@ -80,12 +80,15 @@ def mean_error(errors: ArrayLike) -> float:
 
 def pck_curves(errors: ArrayLike, thresholds: np.ndarray | None = None) -> np.ndarray:
     """Per-point PCK curves: (N, T) fraction of samples with error <= threshold (inclusive). errors: (B, N)."""
-    thr = auc_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
-    e = np.sort(_as_numpy(errors), axis=0)  # (B, N)
+    thr = torch.from_numpy(auc_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64))
+    e = _as_f64(errors).cpu()
     b, n = e.shape
-    # number of samples with error <= t, per point: insertion index on the right of t in the sorted column
-    counts = np.stack([np.searchsorted(e[:, i], thr, side="right") for i in range(n)])  # (N, T)
-    return counts / float(b)
+    t = thr.numel()
+    # bucket k: thr[k-1] < e <= thr[k] (k = T beyond the last threshold), so e <= thr[j] exactly when k <= j
+    bucket = torch.bucketize(e, thr, right=False)  # (B, N)
+    point = torch.arange(n).expand(b, n)
+    hist = torch.bincount((point * (t + 1) + bucket).reshape(-1), minlength=n * (t + 1)).view(n, t + 1)
+    return hist[:, :t].cumsum(1).numpy() / float(b)  # integer counts / B, as np.mean of booleans
 
 
 def auc(errors: ArrayLike, thresholds: np.ndarray | None = None) -> float:
@@ -152,12 +155,12 @@ def nearest_within(a: Tensor, b: Tensor, thresholds: Sequence[float]) -> tuple[T
         done_b = torch.zeros((len(ts), *b.shape[:2]), dtype=torch.bool, device=dev)
     if not ts or a.shape[0] == 0 or a.shape[1] == 0 or b.shape[1] == 0:
         return done_a, done_b
-    if not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all())):
-        raise ValueError("nearest_within: non-finite coordinates")
     # float32 copies, centred per sample; tol (B, 1) bounds |float32 distance - float64 distance| with a wide margin
     centre = a.mean(1, keepdim=True)
     a32, b32 = (a - centre).float(), (b - centre).float()
-    spread = torch.maximum(a32.abs().amax((1, 2)), b32.abs().amax((1, 2))).double()
+    spread = torch.maximum(a32.abs().amax((1, 2)), b32.abs().amax((1, 2))).double()  # NaN or inf propagate
+    if not bool(torch.isfinite(spread).all()):
+        raise ValueError("nearest_within: non-finite coordinates")
     tol = (2e-6 * spread + 1e-15 * centre.abs().amax((1, 2)) + 1e-7 * max(ts))[:, None]
     # search radius per point: the largest threshold not decided yet, widened by the rounding bound (0: none)
     need_a = (tt * ~done_a).amax(0)  # (B, N)
@@ -185,7 +188,7 @@ def _decide(q: Tensor, t: Tensor, min_q: Tensor, done: Tensor, tt: Tensor, tol: 
 
 
 def _min_dist_within(
-    a: Tensor, b: Tensor, radius_a: Tensor, radius_b: Tensor, leaf_size: int = 10, samples_per_chunk: int = 64
+    a: Tensor, b: Tensor, radius_a: Tensor, radius_b: Tensor, leaf_size: int = 7, samples_per_chunk: int = 32
 ) -> tuple[Tensor, Tensor]:
     """Nearest-neighbour distances both ways (float32), searched only as far as needed.
 
@@ -196,13 +199,12 @@ def _min_dist_within(
     """
     leaves_a = leaf_partition(a, leaf_size)
     leaves_b = leaves_a if b.shape[1] == a.shape[1] else leaf_partition(b, leaf_size)
-    a_xyz, b_xyz = a.permute(2, 0, 1).contiguous(), b.permute(2, 0, 1).contiguous()  # (3, B, N), (3, B, M)
     r2_a, r2_b = radius_a.square().float(), radius_b.square().float()
     min_a = torch.full(a.shape[:2], torch.inf, dtype=a.dtype, device=a.device)
     min_b = torch.full(b.shape[:2], torch.inf, dtype=a.dtype, device=a.device)
     for s in range(0, a.shape[0], samples_per_chunk):
         sl = slice(s, s + samples_per_chunk)
-        _leaf_pairs_min(a_xyz[:, sl], b_xyz[:, sl], r2_a[sl], r2_b[sl], leaves_a, leaves_b, min_a[sl], min_b[sl])
+        _leaf_pairs_min(a[sl], b[sl], r2_a[sl], r2_b[sl], leaves_a, leaves_b, min_a[sl], min_b[sl])
     return min_a, min_b
 
 
@@ -210,29 +212,31 @@ def _leaf_pairs_min(
     a: Tensor, b: Tensor, r2_a: Tensor, r2_b: Tensor, leaves_a: Tensor, leaves_b: Tensor, min_a: Tensor,
     min_b: Tensor,
 ) -> None:
-    """`_min_dist_within` on one chunk of samples: a (3, B, N), b (3, B, M) coordinate planes, squared radii
-    (B, N), (B, M); writes the minima into min_a (B, N) and min_b (B, M) (views of the full outputs)."""
-    pa, pb = a[:, :, leaves_a], b[:, :, leaves_b]  # (3, B, La, S), (3, B, Lb, S)
+    """`_min_dist_within` on one chunk of samples: points a (B, N, 3), b (B, M, 3), squared radii (B, N), (B, M);
+    writes the minima into min_a (B, N) and min_b (B, M) (views of the full outputs)."""
+    pa, pb = a[:, leaves_a], b[:, leaves_b]  # (B, La, S, 3), (B, Lb, S, 3)
     ra = r2_a[:, leaves_a].amax(2)  # (B, La) squared search radius of each leaf
     rb = r2_b[:, leaves_b].amax(2)  # (B, Lb)
-    lo_a, hi_a, lo_b, hi_b = pa.amin(3), pa.amax(3), pb.amin(3), pb.amax(3)  # (3, B, L)
-    gap = torch.maximum(lo_a[..., :, None] - hi_b[..., None, :], lo_b[..., None, :] - hi_a[..., :, None])
-    gap2 = gap.clamp_min_(0).square_().sum(0)  # (B, La, Lb) squared distance between the boxes
+    lo_a, hi_a, lo_b, hi_b = pa.amin(2), pa.amax(2), pb.amin(2), pb.amax(2)  # (B, L, 3)
+    gap2 = None  # (B, La, Lb) squared distance between the leaf boxes
+    for ax in range(3):
+        g = torch.maximum(lo_a[:, :, None, ax] - hi_b[:, None, :, ax], lo_b[:, None, :, ax] - hi_a[:, :, None, ax])
+        g = g.clamp_min_(0).square_()
+        gap2 = g if gap2 is None else gap2.add_(g)
     s_idx, la, lb = (gap2 < torch.maximum(ra[:, :, None], rb[:, None, :])).nonzero(as_tuple=True)  # (K,)
     if s_idx.numel() == 0:
         return
-    qa, qb = pa[:, s_idx, la], pb[:, s_idx, lb]  # (3, K, Sa), (3, K, Sb)
-    d = (qa[0, :, :, None] - qb[0, :, None, :]).square_()  # (K, Sa, Sb)
-    d += (qa[1, :, :, None] - qb[1, :, None, :]).square_()
-    d += (qa[2, :, :, None] - qb[2, :, None, :]).square_()
+    rows_a = pa.flatten(0, 1).index_select(0, s_idx * pa.shape[1] + la)  # (K, Sa, 3)
+    rows_b = pb.flatten(0, 1).index_select(0, s_idx * pb.shape[1] + lb)  # (K, Sb, 3)
+    d = torch.cdist(rows_a, rows_b, compute_mode="donot_use_mm_for_euclid_dist")  # (K, Sa, Sb)
     # scatter the pair minima back to points: flat index sample * N + point
     idx_a = (s_idx[:, None] * min_a.shape[1] + leaves_a[la]).flatten()  # (K * Sa,)
     idx_b = (s_idx[:, None] * min_b.shape[1] + leaves_b[lb]).flatten()
-    min_a.view(-1).scatter_reduce_(0, idx_a, d.amin(2).sqrt_().flatten(), "amin")
-    min_b.view(-1).scatter_reduce_(0, idx_b, d.amin(1).sqrt_().flatten(), "amin")
+    min_a.view(-1).scatter_reduce_(0, idx_a, d.amin(2).flatten(), "amin")
+    min_b.view(-1).scatter_reduce_(0, idx_b, d.amin(1).flatten(), "amin")
 
 
-def leaf_partition(x: Tensor, leaf_size: int = 10, n_samples: int = 32) -> Tensor:
+def leaf_partition(x: Tensor, leaf_size: int = 7, n_samples: int = 32) -> Tensor:
     """Partition the point indices of x (B, N, 3) into leaves of `leaf_size` points that are spatially compact in
     up to `n_samples` samples at once (k-d splits on the widest coordinate of the stacked, centred samples).
 
