@@ -128,6 +128,15 @@ def test_nearest_neighbour_search_equals_brute_force() -> None:
         for k, t in enumerate((0.005, 0.015, 0.001)):
             assert torch.equal(found_gt[k], d.amin(2) < t)
             assert torch.equal(found_pred[k], d.amin(1) < t)
+    # float32 search, float64 answers: tiny clouds, clouds far from the origin, distances a hair from t
+    for scale, offset in ((1e-4, 0.0), (0.02, 100.0)):
+        gt = torch.from_numpy(rng.normal(size=(3, 200, 3)) * scale + offset)
+        pred = gt + torch.from_numpy(rng.normal(size=gt.shape) * scale)
+        d = torch.sqrt(((gt[:, :, None] - pred[:, None]) ** 2).sum(-1))
+        ts = [float(d.amin(2)[0, 0]), float(np.nextafter(float(d.amin(1)[1, 3]), 1.0)), scale]  # exactly at, just above
+        found_gt, found_pred = nearest_within(gt, pred, ts)
+        for k, t in enumerate(ts):
+            assert torch.equal(found_gt[k], d.amin(2) < t) and torch.equal(found_pred[k], d.amin(1) < t)
 
 
 def test_f_score_counts_strictly_below_the_threshold() -> None:

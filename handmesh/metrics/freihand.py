@@ -1,4 +1,4 @@
-"""The official FreiHAND evaluation (DESIGN.md §3), vectorised: the same numbers, computed in about a second.
+"""The official FreiHAND evaluation (DESIGN.md §3), vectorised: the same numbers, ~10x faster than the official script.
 
 Errors are Euclidean distances in metres, per point (21 keypoints, 778 vertices) and per sample:
 - unaligned: the prediction as given (camera frame); aligned: Procrustes-aligned with scale per sample
@@ -155,13 +155,14 @@ def nearest_within(a: Tensor, b: Tensor, thresholds: Sequence[float]) -> tuple[T
         done_b = torch.zeros((len(ts), *b.shape[:2]), dtype=torch.bool, device=dev)
     if not ts or a.shape[0] == 0 or a.shape[1] == 0 or b.shape[1] == 0:
         return done_a, done_b
-    # float32 copies, centred per sample; tol (B, 1) bounds |float32 distance - float64 distance| with a wide margin
+    # float32 copies, centred per sample. tol (B, 1) bounds |float32 distance - float64 distance| (~1e-6 * spread) with
+    # a margin, and its 1e-6 * t term keeps the float32 pruning radius (squared, rounded) above every t it covers.
     centre = a.mean(1, keepdim=True)
     a32, b32 = (a - centre).float(), (b - centre).float()
     spread = torch.maximum(a32.abs().amax((1, 2)), b32.abs().amax((1, 2))).double()  # NaN or inf propagate
     if not bool(torch.isfinite(spread).all()):
         raise ValueError("nearest_within: non-finite coordinates")
-    tol = (2e-6 * spread + 1e-15 * centre.abs().amax((1, 2)) + 1e-7 * max(ts))[:, None]
+    tol = (2e-6 * spread + 1e-15 * centre.abs().amax((1, 2)) + 1e-6 * max(ts))[:, None]
     # search radius per point: the largest threshold not decided yet, widened by the rounding bound (0: none)
     need_a = (tt * ~done_a).amax(0)  # (B, N)
     need_b = (tt * ~done_b).amax(0)
