@@ -9,7 +9,9 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from handmesh.geometry.camera import translation_to_weak_perspective
 from handmesh.losses import LossWeights, hand_losses, target_rotmats
+from handmesh.mano.constants import ROOT_KEYPOINT
 from handmesh.mano.file import DEFAULT_MANO_PATH
 from handmesh.mano.hand_model import HandModel
 from handmesh.mano.standin import ensure_standin
@@ -104,17 +106,21 @@ class HandMeshModule(pl.LightningModule):
     def compute_loss(self, pred: Prediction, batch: Batch) -> dict[str, Tensor]:
         """All loss terms against the batch's ground truth."""
         gt_rot = target_rotmats(batch["global_orient"], batch["hand_pose"], self.hand_model.hands_mean)
+        gt_root = batch["keypoints3d"][:, ROOT_KEYPOINT]  # (B, 3) camera frame
+        gt_cam = translation_to_weak_perspective(gt_root, batch["K"].to(gt_root.dtype), self.hparams.input_size)
         return hand_losses(
             pred.vertices_rel,
             pred.keypoints_rel,
             pred.keypoints2d,
             pred.rotmats,
             pred.betas,
+            pred.cam,
             batch["vertices_rel"],
             batch["keypoints3d_rel"],
             batch["keypoints2d"],
             gt_rot,
             batch["betas"],
+            gt_cam,
             self.loss_weights,
         )
 

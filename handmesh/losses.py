@@ -22,6 +22,13 @@ class LossWeights:
     pose: float = 1.0  # MSE on joint rotation matrices vs the MANO ground truth
     betas: float = 0.01  # MSE on betas vs the MANO ground truth
     betas_prior: float = 0.001  # mean squared betas (keeps the shape plausible)
+    camera: float = 10.0  # MSE on (log s, s tx, s ty) vs the ground truth's camera (supervises depth directly)
+
+
+def camera_features(cam: Tensor) -> Tensor:
+    """(s, tx, ty) (B, 3) -> (log s, s tx, s ty): log scale and the root's normalised image position."""
+    s = cam[:, :1]
+    return torch.cat([s.log(), s * cam[:, 1:]], dim=-1)
 
 
 def target_rotmats(global_orient: Tensor, hand_pose: Tensor, hands_mean: Tensor) -> Tensor:
@@ -37,11 +44,13 @@ def hand_losses(
     pred_keypoints2d: Tensor,
     pred_rotmats: Tensor,
     pred_betas: Tensor,
+    pred_cam: Tensor,
     gt_vertices_rel: Tensor,
     gt_keypoints_rel: Tensor,
     gt_keypoints2d: Tensor,
     gt_rotmats: Tensor,
     gt_betas: Tensor,
+    gt_cam: Tensor,
     weights: LossWeights,
 ) -> dict[str, Tensor]:
     """Each term and their weighted sum under "total". Metres for 3D, normalised units for 2D."""
@@ -52,6 +61,7 @@ def hand_losses(
         "pose": F.mse_loss(pred_rotmats, gt_rotmats),
         "betas": F.mse_loss(pred_betas, gt_betas),
         "betas_prior": pred_betas.pow(2).mean(),
+        "camera": F.mse_loss(camera_features(pred_cam), camera_features(gt_cam)),
     }
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
     return terms

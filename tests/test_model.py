@@ -9,6 +9,7 @@ import timm
 import torch
 
 from handmesh.losses import LossWeights, hand_losses, target_rotmats
+from handmesh.mano.constants import NUM_BETAS, NUM_JOINTS
 from handmesh.mano.hand_model import HandModel
 from handmesh.model.encoder import PretrainedWeightsError, create_encoder, reparameterize
 from handmesh.model.hand_regressor import HandRegressor
@@ -100,6 +101,7 @@ def test_tiny_model_overfits_a_handful_of_samples(standin_path: Path) -> None:
         keypoints2d=7.0 * (out.keypoints - root)[..., :2],
         rotmats=target_rotmats(go, hp, hand.hands_mean),
         betas=betas,
+        cam=torch.tensor([[7.0, 0.01, -0.02]]).repeat(n, 1) * torch.linspace(0.8, 1.2, n)[:, None],
     )
     images = torch.randn(n, 3, SIZE, SIZE, generator=g)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -109,11 +111,29 @@ def test_tiny_model_overfits_a_handful_of_samples(standin_path: Path) -> None:
     for _ in range(60):
         pred = net(images, _K(n))
         loss = hand_losses(
-            pred.vertices_rel, pred.keypoints_rel, pred.keypoints2d, pred.rotmats, pred.betas,
-            gt["vertices_rel"], gt["keypoints_rel"], gt["keypoints2d"], gt["rotmats"], gt["betas"], weights,
+            pred.vertices_rel, pred.keypoints_rel, pred.keypoints2d, pred.rotmats, pred.betas, pred.cam,
+            gt["vertices_rel"], gt["keypoints_rel"], gt["keypoints2d"], gt["rotmats"], gt["betas"], gt["cam"], weights,
         )["total"]  # fmt: skip
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 5, (losses[0], losses[-1])
+
+
+def test_camera_scale_is_positive_and_camera_loss_is_zero_at_the_truth(standin_path: Path) -> None:
+    from handmesh.geometry.camera import translation_to_weak_perspective
+    from handmesh.losses import camera_features
+
+    net = _network(standin_path).eval()
+    with torch.no_grad():
+        net.head.delta.bias[NUM_JOINTS * 6 + NUM_BETAS] = -5.0  # 3 iterations: s = 7 e^-15, not 7 - 15
+        pred = net(torch.randn(2, 3, SIZE, SIZE), _K(2))
+    assert (pred.cam[:, 0] > 0).all() and torch.isfinite(pred.transl).all()
+    transl = torch.tensor([[0.02, -0.01, 0.6], [-0.03, 0.05, 0.9]])
+    cam = translation_to_weak_perspective(transl, _K(2), SIZE)
+    # (log s, s tx, s ty): s t is where the root lands in normalised image coordinates.
+    feats = camera_features(cam)
+    assert torch.allclose(feats[:, 0], torch.log(2 * 150.0 / (SIZE * transl[:, 2])))
+    uv = 150.0 * transl[:, :2] / transl[:, 2:] + 32.0  # pixel of the root
+    assert torch.allclose(feats[:, 1:], 2 * uv / SIZE - 1, atol=1e-6)

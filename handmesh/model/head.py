@@ -1,11 +1,14 @@
 """MANO parameter regressor with a weak-perspective camera, by iterative error feedback (HMR).
 
 Starting from mean parameters, each iteration reads [features, current parameters] and predicts
-an update. Rotations are 6D (Zhou et al.): 16 joints (global + 15 fingers) x 6 numbers.
+an update. Rotations are 6D (Zhou et al.): 16 joints (global + 15 fingers) x 6 numbers. The camera
+scale is regressed as log s, so s > 0 always (a scale near or below 0 would put the hand at an
+infinite or negative depth, Tz = 2 f / (S s)).
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -48,10 +51,9 @@ class MANOHead(nn.Module):
         self.iterations = iterations
         root = torch.zeros(1, 3)
         init_rot = axis_angle_to_matrix(torch.cat([root, hands_mean.float().reshape(15, 3)]))  # (16, 3, 3)
-        init = torch.cat(
-            [matrix_to_rot6d(init_rot).reshape(-1), torch.zeros(NUM_BETAS), torch.tensor([init_cam_scale, 0, 0])]
-        )
-        self.register_buffer("init_params", init)  # (16*6 + 10 + 3,)
+        init_cam = torch.tensor([math.log(init_cam_scale), 0.0, 0.0])
+        init = torch.cat([matrix_to_rot6d(init_rot).reshape(-1), torch.zeros(NUM_BETAS), init_cam])
+        self.register_buffer("init_params", init)  # (16*6 + 10 + 3,): 6D rotations, betas, (log s, tx, ty)
         n_params = init.numel()
         self.mlp = nn.Sequential(
             nn.Linear(in_features + n_params, hidden),
@@ -73,5 +75,6 @@ class MANOHead(nn.Module):
         n_rot = NUM_JOINTS * 6
         rotmats = rot6d_to_matrix(params[:, :n_rot].reshape(-1, NUM_JOINTS, 6))
         betas = params[:, n_rot : n_rot + NUM_BETAS]
-        cam = params[:, n_rot + NUM_BETAS :]
+        log_s, txy = params[:, n_rot + NUM_BETAS : n_rot + NUM_BETAS + 1], params[:, n_rot + NUM_BETAS + 1 :]
+        cam = torch.cat([log_s.exp(), txy], dim=-1)  # (B, 3): s, tx, ty
         return HeadOutput(rotmats=rotmats, betas=betas, cam=cam)
