@@ -18,7 +18,6 @@ from handmesh.metrics.freihand import (
     mean_error,
     nearest_within,
     pck_curves,
-    vertex_neighbours,
 )
 
 THRESHOLDS = np.linspace(0.0, 0.05, 100)
@@ -140,10 +139,10 @@ def test_nearest_neighbour_search_equals_brute_force() -> None:
             assert torch.equal(found_gt[k], d.amin(2) < t) and torch.equal(found_pred[k], d.amin(1) < t)
 
 
-def test_witness_shortcut_equals_brute_force_at_exact_ties() -> None:
+def test_search_equals_brute_force_at_exact_ties_without_correspondence() -> None:
     """Vertex-correspondence clouds on a 2^-12 m lattice, offsets exactly at dyadic thresholds (so the distances
-    equal t exactly), some correspondences scrambled or shifted so that points need the full search: every
-    neighbour table (default, none, random) gives the brute-force booleans and the reference F-scores."""
+    equal t exactly), some correspondences scrambled or shifted so that points are not settled by their
+    counterpart and need the full search: the brute-force booleans and the reference F-scores."""
     rng = np.random.default_rng(11)
     t1, t2 = 5 / 1024, 15 / 1024  # exactly representable, and so are lattice points plus these offsets
     gt = np.round(rng.normal(size=(6, 300, 3)) * 0.08 * 4096) / 4096 + np.array([0.0, 0.0, 0.5])
@@ -160,18 +159,12 @@ def test_witness_shortcut_equals_brute_force_at_exact_ties() -> None:
     assert (d.min(2) == t1).sum() > 100 and (d.min(1) == t2).sum() > 100  # many exact ties both ways
     same = np.sqrt(np.sum(np.square(gt - pred), axis=-1))
     assert ((d.min(2) < t1) & (same >= t1)).sum() > 100  # found, but not through the counterpart
-    g, q = torch.from_numpy(gt), torch.from_numpy(pred)
-    tables = (None, vertex_neighbours(g), torch.zeros((300, 0), dtype=torch.long),
-              torch.from_numpy(rng.integers(0, 300, size=(300, 4))))
-    for table in tables:
-        found_gt, found_pred = nearest_within(g, q, (t1, t2), neighbours=table)
-        for k, t in enumerate((t1, t2)):
-            np.testing.assert_array_equal(found_gt[k].numpy(), d.min(2) < t)
-            np.testing.assert_array_equal(found_pred[k].numpy(), d.min(1) < t)
+    found_gt, found_pred = nearest_within(torch.from_numpy(gt), torch.from_numpy(pred), (t1, t2))
+    for k, t in enumerate((t1, t2)):
+        np.testing.assert_array_equal(found_gt[k].numpy(), d.min(2) < t)
+        np.testing.assert_array_equal(found_pred[k].numpy(), d.min(1) < t)
     ref = np.array([[_ref_fscore(gt[i], pred[i], t) for t in (t1, t2)] for i in range(6)])
     np.testing.assert_array_equal(f_scores(pred, gt, (t1, t2)), ref)
-    nbr = vertex_neighbours(g, k=5)
-    assert nbr.shape == (300, 5) and not (nbr == torch.arange(300)[:, None]).any()  # k nearest, never itself
 
 
 def test_f_score_counts_strictly_below_the_threshold() -> None:

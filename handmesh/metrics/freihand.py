@@ -133,18 +133,13 @@ def f_scores(pred_verts: ArrayLike, gt_verts: ArrayLike, thresholds: Sequence[fl
     return np.ascontiguousarray(f.T)
 
 
-def nearest_within(
-    a: Tensor, b: Tensor, thresholds: Sequence[float], neighbours: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
+def nearest_within(a: Tensor, b: Tensor, thresholds: Sequence[float]) -> tuple[Tensor, Tensor]:
     """For every point of `a` (B, N, 3) whether its nearest point of `b` (B, M, 3) (same sample) is closer than
     each threshold (strict `<`), and the same for every point of `b` towards `a`.
 
-    Returns boolean (T, B, N) and (T, B, M), equal to brute force on float64 sqrt((dx^2 + dy^2) + dz^2).
-    Only "is any point closer than t" matters, so when N == M (meshes with vertex correspondence) a point is
-    first settled by exact float64 witnesses: its own counterpart (same index) and the counterparts of its
-    `neighbours` (N, K) vertex indices (default: `vertex_neighbours(a)`). The points left are searched in
-    float32 among nearby leaves; a float32 nearest distance within rounding distance of a threshold is decided
-    again in float64 against all points of its sample.
+    Returns boolean (T, B, N) and (T, B, M), equal to brute force on float64 sqrt((dx^2 + dy^2) + dz^2): the
+    search runs in float32, and every point whose float32 nearest distance lies within rounding distance of a
+    threshold is decided again in float64 against all points of its sample.
     """
     ts = [float(t) for t in thresholds]
     if any(not (t > 0 and np.isfinite(t)) for t in ts):
@@ -154,20 +149,11 @@ def nearest_within(
     tt = torch.tensor(ts, dtype=torch.float64, device=dev)[:, None, None]  # (T, 1, 1)
     if a.shape[1] == b.shape[1]:
         # The corresponding point bounds the nearest distance: d(a_i, b_i) < t decides "found" for both.
-        d0 = _norm3(a - b)  # (B, N)
-        done_a = d0[None] < tt  # (T, B, N)
-        done_b = done_a.clone()
-        if ts and a.shape[0] and a.shape[1] > 1:
-            nbr = vertex_neighbours(a) if neighbours is None else neighbours.to(dev)
-            near = d0 < 2 * max(ts)  # witnesses among neighbours are likely only when the counterpart is close
-            _settle_by_witnesses(a, b, nbr, near, done_a, tt)
-            _settle_by_witnesses(b, a, nbr, near, done_b, tt)
+        done_a = done_b = _norm3(a - b)[None] < tt  # (T, B, N)
     else:
         done_a = torch.zeros((len(ts), *a.shape[:2]), dtype=torch.bool, device=dev)
         done_b = torch.zeros((len(ts), *b.shape[:2]), dtype=torch.bool, device=dev)
     if not ts or a.shape[0] == 0 or a.shape[1] == 0 or b.shape[1] == 0:
-        return done_a, done_b
-    if bool(done_a.all()) and bool(done_b.all()):
         return done_a, done_b
     # float32 copies, centred per sample. tol (B, 1) bounds |float32 distance - float64 distance| (~1e-6 * spread) with
     # a margin, and its 1e-6 * t term keeps the float32 pruning radius (squared, rounded) above every t it covers.
@@ -188,36 +174,6 @@ def nearest_within(
     return found_a, found_b
 
 
-def vertex_neighbours(x: Tensor, k: int = 6, n_samples: int = 8) -> Tensor:
-    """The k vertex indices nearest to each vertex of x (B, N, 3), by squared distance summed over up to
-    `n_samples` samples (the mesh neighbourhood of each vertex, not including itself). Returns (N, min(k, N-1))
-    long. Used only to find witnesses quickly: any table gives the same search result."""
-    bs, n, _ = x.shape
-    k = min(k, n - 1)
-    if bs == 0 or k <= 0:
-        return torch.zeros((n, max(k, 0)), dtype=torch.long, device=x.device)
-    pick = torch.linspace(0, bs - 1, min(bs, n_samples)).round().long().unique().to(x.device)
-    pts = x[pick].to(torch.float64)
-    pts = torch.where(torch.isfinite(pts), pts, 0.0)
-    d2 = torch.cdist(pts, pts).square().sum(0)  # (N, N)
-    d2.fill_diagonal_(torch.inf)
-    return d2.topk(k, dim=1, largest=False).indices
-
-
-def _settle_by_witnesses(q: Tensor, t: Tensor, nbr: Tensor, near: Tensor, done: Tensor, tt: Tensor) -> None:
-    """Mark in `done` (T, B, N) the points q (B, N, 3) not settled yet (and `near`, (B, N)) that have a point of
-    t (B, N, 3) among the counterparts `nbr` (N, K) closer than a threshold: exact float64 distances, in place."""
-    n, k = q.shape[1], nbr.shape[1]
-    flat = (~done.all(0) & near).flatten().nonzero().flatten()  # (R,) sample * N + point
-    if flat.numel() == 0 or k == 0:
-        return
-    cand = (flat - flat % n)[:, None] + nbr.index_select(0, flat % n)  # (R, K) flat indices into t
-    pts = q.reshape(-1, 3).index_select(0, flat)[:, None, :]  # (R, 1, 3)
-    dmin = _norm3(pts - t.reshape(-1, 3).index_select(0, cand.flatten()).view(-1, k, 3)).amin(1)  # (R,)
-    done_flat = done.view(done.shape[0], -1)
-    done_flat.index_copy_(1, flat, done_flat.index_select(1, flat) | (dmin[None] < tt[:, :, 0]))
-
-
 def _decide(q: Tensor, t: Tensor, min_q: Tensor, done: Tensor, tt: Tensor, tol: Tensor, chunk: int = 4096) -> Tensor:
     """found (T, B, N) from the float32 nearest distances min_q (B, N) of the points q (B, N, 3) to t (B, M, 3);
     points within 2 tol of a threshold they need are settled with the exact float64 distance to all of t."""
@@ -233,7 +189,7 @@ def _decide(q: Tensor, t: Tensor, min_q: Tensor, done: Tensor, tt: Tensor, tol: 
 
 
 def _min_dist_within(
-    a: Tensor, b: Tensor, radius_a: Tensor, radius_b: Tensor, leaf_size: int = 7, samples_per_chunk: int = 256
+    a: Tensor, b: Tensor, radius_a: Tensor, radius_b: Tensor, leaf_size: int = 7, samples_per_chunk: int = 32
 ) -> tuple[Tensor, Tensor]:
     """Nearest-neighbour distances both ways (float32), searched only as far as needed.
 
@@ -244,64 +200,39 @@ def _min_dist_within(
     """
     leaves_a = leaf_partition(a, leaf_size)
     leaves_b = leaves_a if b.shape[1] == a.shape[1] else leaf_partition(b, leaf_size)
+    r2_a, r2_b = radius_a.square().float(), radius_b.square().float()
     min_a = torch.full(a.shape[:2], torch.inf, dtype=a.dtype, device=a.device)
     min_b = torch.full(b.shape[:2], torch.inf, dtype=a.dtype, device=a.device)
-    active = ((radius_a > 0).any(1) | (radius_b > 0).any(1)).nonzero().flatten()  # samples with work left
-    for s in range(0, active.numel(), samples_per_chunk):
-        idx = active[s : s + samples_per_chunk]
-        ma, mb = min_a.index_select(0, idx), min_b.index_select(0, idx)
-        a_i, b_i, ra_i, rb_i = (x.index_select(0, idx) for x in (a, b, radius_a, radius_b))
-        _leaf_pairs_min(a_i, b_i, ra_i, rb_i, leaves_a, leaves_b, ma, mb)
-        min_a.index_copy_(0, idx, ma)
-        min_b.index_copy_(0, idx, mb)
+    for s in range(0, a.shape[0], samples_per_chunk):
+        sl = slice(s, s + samples_per_chunk)
+        _leaf_pairs_min(a[sl], b[sl], r2_a[sl], r2_b[sl], leaves_a, leaves_b, min_a[sl], min_b[sl])
     return min_a, min_b
 
 
 def _leaf_pairs_min(
-    a: Tensor, b: Tensor, radius_a: Tensor, radius_b: Tensor, leaves_a: Tensor, leaves_b: Tensor, min_a: Tensor,
+    a: Tensor, b: Tensor, r2_a: Tensor, r2_b: Tensor, leaves_a: Tensor, leaves_b: Tensor, min_a: Tensor,
     min_b: Tensor,
 ) -> None:
-    """`_min_dist_within` on one chunk of samples: points a (B, N, 3), b (B, M, 3), radii (B, N), (B, M); writes
-    the minima into min_a (B, N) and min_b (B, M) in place.
-
-    Leaf pairs are first screened with bounding spheres in float64 (one batched matrix product, conservative),
-    then with the float32 box gap; only pairs left are compared point by point."""
-    bs = a.shape[0]
-    pa = a.index_select(1, leaves_a.flatten()).view(bs, *leaves_a.shape, 3)  # (B, La, S, 3)
-    pb = b.index_select(1, leaves_b.flatten()).view(bs, *leaves_b.shape, 3)  # (B, Lb, S, 3)
-    ra = radius_a.index_select(1, leaves_a.flatten()).view(bs, *leaves_a.shape).amax(2)  # (B, La) leaf radius
-    rb = radius_b.index_select(1, leaves_b.flatten()).view(bs, *leaves_b.shape).amax(2)  # (B, Lb)
+    """`_min_dist_within` on one chunk of samples: points a (B, N, 3), b (B, M, 3), squared radii (B, N), (B, M);
+    writes the minima into min_a (B, N) and min_b (B, M) (views of the full outputs)."""
+    pa, pb = a[:, leaves_a], b[:, leaves_b]  # (B, La, S, 3), (B, Lb, S, 3)
+    ra = r2_a[:, leaves_a].amax(2)  # (B, La) squared search radius of each leaf
+    rb = r2_b[:, leaves_b].amax(2)  # (B, Lb)
     lo_a, hi_a, lo_b, hi_b = pa.amin(2), pa.amax(2), pb.amin(2), pb.amax(2)  # (B, L, 3)
-    # sphere screen: |c_a - c_b| < (rho_a + r_a) + (rho_b + r_b) is implied by box gap < max(r_a, r_b); written as
-    # one product x_a . y_b = |c_a - c_b|^2 - (w_a + w_b)^2 with w = rho + r
-    c_a, c_b = (lo_a.double() + hi_a.double()) / 2, (lo_b.double() + hi_b.double()) / 2
-    w_a = torch.linalg.vector_norm(hi_a.double() - lo_a.double(), dim=-1) / 2 + ra
-    w_b = torch.linalg.vector_norm(hi_b.double() - lo_b.double(), dim=-1) / 2 + rb
-    one_a, one_b = torch.ones_like(w_a), torch.ones_like(w_b)
-    sq_a = c_a.square().sum(-1) - w_a.square()
-    sq_b = c_b.square().sum(-1) - w_b.square()
-    x_a = torch.cat([c_a, w_a[..., None], sq_a[..., None], one_a[..., None]], -1)  # (B, La, 6)
-    y_b = torch.cat([-2 * c_b, -2 * w_b[..., None], one_b[..., None], sq_b[..., None]], -1)  # (B, Lb, 6)
-    scale = (c_a.square().sum(-1).amax(1) + w_a.square().amax(1) + c_b.square().sum(-1).amax(1)
-             + w_b.square().amax(1))  # (B,) magnitude of the terms, for the rounding margin
-    margin = (1e-12 * scale + 1e-300)[:, None, None]
-    s_idx, la, lb = (torch.bmm(x_a, y_b.transpose(1, 2)) < margin).nonzero(as_tuple=True)  # (K1,)
-    # box screen, in float32 as the distances: squared gap between the boxes < larger squared radius
-    fa, fb = s_idx * pa.shape[1] + la, s_idx * pb.shape[1] + lb
-    lo_a, hi_a = lo_a.flatten(0, 1).index_select(0, fa), hi_a.flatten(0, 1).index_select(0, fa)  # (K1, 3)
-    lo_b, hi_b = lo_b.flatten(0, 1).index_select(0, fb), hi_b.flatten(0, 1).index_select(0, fb)
-    gap2 = torch.maximum(lo_a - hi_b, lo_b - hi_a).clamp_min_(0).square_().sum(-1)  # (K1,)
-    r2 = torch.maximum(ra.flatten().index_select(0, fa), rb.flatten().index_select(0, fb)).square().float()
-    keep = (gap2 < r2).nonzero().flatten()
-    if keep.numel() == 0:
+    gap2 = None  # (B, La, Lb) squared distance between the leaf boxes
+    for ax in range(3):
+        g = torch.maximum(lo_a[:, :, None, ax] - hi_b[:, None, :, ax], lo_b[:, None, :, ax] - hi_a[:, :, None, ax])
+        g = g.clamp_min_(0).square_()
+        gap2 = g if gap2 is None else gap2.add_(g)
+    s_idx, la, lb = (gap2 < torch.maximum(ra[:, :, None], rb[:, None, :])).nonzero(as_tuple=True)  # (K,)
+    if s_idx.numel() == 0:
         return
-    s_idx, la, lb, fa, fb = (x.index_select(0, keep) for x in (s_idx, la, lb, fa, fb))
-    rows_a = pa.flatten(0, 1).index_select(0, fa)  # (K, Sa, 3)
-    rows_b = pb.flatten(0, 1).index_select(0, fb)  # (K, Sb, 3)
+    rows_a = pa.flatten(0, 1).index_select(0, s_idx * pa.shape[1] + la)  # (K, Sa, 3)
+    rows_b = pb.flatten(0, 1).index_select(0, s_idx * pb.shape[1] + lb)  # (K, Sb, 3)
     d = torch.cdist(rows_a, rows_b, compute_mode="donot_use_mm_for_euclid_dist")  # (K, Sa, Sb)
     # scatter the pair minima back to points: flat index sample * N + point
-    idx_a = (s_idx[:, None] * min_a.shape[1] + leaves_a.index_select(0, la)).flatten()  # (K * Sa,)
-    idx_b = (s_idx[:, None] * min_b.shape[1] + leaves_b.index_select(0, lb)).flatten()
+    idx_a = (s_idx[:, None] * min_a.shape[1] + leaves_a[la]).flatten()  # (K * Sa,)
+    idx_b = (s_idx[:, None] * min_b.shape[1] + leaves_b[lb]).flatten()
     min_a.view(-1).scatter_reduce_(0, idx_a, d.amin(2).flatten(), "amin")
     min_b.view(-1).scatter_reduce_(0, idx_b, d.amin(1).flatten(), "amin")
 
