@@ -170,8 +170,12 @@ def _run_tasks(tasks: list, faces: np.ndarray, root: Path, seed: int, size: int,
         finally:
             _WORKER.pop("renderer").close()
         return
-    # fork: workers inherit the imported modules (fast start); no GL context exists in the parent.
-    with mp.get_context("fork").Pool(workers, _init_worker, (faces, str(root), seed, size)) as pool:
+    # Not plain fork: a parent that already ran torch (OpenMP thread pools) or a GL context can leave a
+    # forked child deadlocked on a lock copied mid-use. The forkserver is a fresh process with this
+    # module preloaded, so workers still start fast.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    with ctx.Pool(workers, _init_worker, (faces, str(root), seed, size)) as pool:
         yield from pool.imap_unordered(_render_sample, tasks, chunksize=4)
 
 
