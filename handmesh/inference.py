@@ -67,6 +67,18 @@ def faces_for_side(faces: torch.Tensor | np.ndarray, side: str) -> torch.Tensor 
     return faces if _check_side(side) == "right" else reverse_winding(faces)
 
 
+def prediction_outputs(pred: Prediction, index: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What prediction returns per sample: `index`, camera-frame `keypoints`/`vertices`, `cam`, `betas`, `rotmats`."""
+    return {
+        "index": index,
+        "keypoints": pred.keypoints,
+        "vertices": pred.vertices,
+        "cam": pred.cam,
+        "betas": pred.betas,
+        "rotmats": pred.rotmats,
+    }
+
+
 @torch.inference_mode()
 def predict_arrays(
     net: HandRegressor | nn.Module,
@@ -85,15 +97,7 @@ def predict_arrays(
     parts: dict[str, list[np.ndarray]] = {}
     for batch in track(batches, description="predicting", transient=True):
         pred = predict(net, batch["image"].to(device), batch["K"].to(device), side)
-        values = {
-            "index": batch["index"],
-            "keypoints": pred.keypoints,
-            "vertices": pred.vertices,
-            "cam": pred.cam,
-            "betas": pred.betas,
-            "rotmats": pred.rotmats,
-        }
-        for key, value in values.items():
+        for key, value in prediction_outputs(pred, batch["index"]).items():
             parts.setdefault(key, []).append(value.detach().cpu().numpy())
     if not parts:
         raise ValueError("no batches to predict on")

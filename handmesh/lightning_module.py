@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from handmesh.geometry.camera import translation_to_weak_perspective
+from handmesh.inference import prediction_outputs
 from handmesh.losses import LossWeights, hand_losses, target_rotmats
 from handmesh.mano.constants import ROOT_KEYPOINT
 from handmesh.mano.file import DEFAULT_MANO_PATH
@@ -158,15 +159,7 @@ class HandMeshModule(pl.LightningModule):
         self.test_scores = {k: float(v) for k, v in self._log_metric(self.test_metric, "test").items()}
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        pred = self.forward_step(batch)
-        return {
-            "index": batch["index"],
-            "keypoints": pred.keypoints,
-            "vertices": pred.vertices,
-            "cam": pred.cam,
-            "betas": pred.betas,
-            "rotmats": pred.rotmats,
-        }
+        return prediction_outputs(self.forward_step(batch), batch["index"])
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
