@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from handmesh.geometry.procrustes import procrustes_transform
 from handmesh.geometry.rotation import axis_angle_to_matrix
 
 
@@ -18,6 +19,7 @@ class LossWeights:
 
     vertices: float = 10.0  # L1 on root-relative vertices (metres)
     keypoints3d: float = 1000.0  # MSE on root-relative 3D keypoints (metres^2)
+    keypoints3d_aligned: float = 0.0  # MSE on 3D keypoints after Procrustes alignment: articulation only
     keypoints2d: float = 10.0  # MSE on keypoints projected by the camera head (normalised coords)
     pose: float = 1.0  # MSE on joint rotation matrices vs the MANO ground truth
     betas: float = 0.01  # MSE on betas vs the MANO ground truth
@@ -29,6 +31,14 @@ def camera_features(cam: Tensor) -> Tensor:
     """(s, tx, ty) (B, 3) -> (log s, s tx, s ty): log scale and the root's normalised image position."""
     s = cam[:, :1]
     return torch.cat([s.log(), s * cam[:, 1:]], dim=-1)
+
+
+def aligned_keypoints_loss(pred: Tensor, gt: Tensor) -> Tensor:
+    """MSE between keypoints (B, 21, 3) after aligning the prediction to the ground truth by the similarity
+    transform of the evaluation (PA-MPJPE's alignment). The transform is fitted to the detached prediction
+    and held fixed, so the gradient carries the articulation error only (no SVD backward)."""
+    transform = procrustes_transform(pred.detach(), gt)
+    return F.mse_loss(transform.apply(pred).to(pred.dtype), gt)
 
 
 def target_rotmats(global_orient: Tensor, hand_pose: Tensor, hands_mean: Tensor) -> Tensor:
@@ -57,6 +67,7 @@ def hand_losses(
     terms = {
         "vertices": F.l1_loss(pred_vertices_rel, gt_vertices_rel),
         "keypoints3d": F.mse_loss(pred_keypoints_rel, gt_keypoints_rel),
+        "keypoints3d_aligned": aligned_keypoints_loss(pred_keypoints_rel, gt_keypoints_rel),
         "keypoints2d": F.mse_loss(pred_keypoints2d, gt_keypoints2d),
         "pose": F.mse_loss(pred_rotmats, gt_rotmats),
         "betas": F.mse_loss(pred_betas, gt_betas),

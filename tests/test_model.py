@@ -137,3 +137,20 @@ def test_camera_scale_is_positive_and_camera_loss_is_zero_at_the_truth(standin_p
     assert torch.allclose(feats[:, 0], torch.log(2 * 150.0 / (SIZE * transl[:, 2])))
     uv = 150.0 * transl[:, :2] / transl[:, 2:] + 32.0  # pixel of the root
     assert torch.allclose(feats[:, 1:], 2 * uv / SIZE - 1, atol=1e-6)
+
+
+def test_aligned_keypoints_loss_ignores_similarity_transforms_only() -> None:
+    from handmesh.geometry.rotation import axis_angle_to_matrix
+    from handmesh.losses import aligned_keypoints_loss
+
+    g = torch.Generator().manual_seed(3)
+    gt = torch.randn(4, 21, 3, generator=g) * 0.03
+    rot = axis_angle_to_matrix(torch.randn(4, 3, generator=g))  # (4, 3, 3)
+    moved = (1.3 * gt @ rot.transpose(1, 2) + 0.1).requires_grad_()  # same hand, rotated, scaled, shifted
+    assert aligned_keypoints_loss(moved, gt) < 1e-12 < torch.nn.functional.mse_loss(moved, gt)
+    bent = moved.detach().clone()
+    bent[:, 17:] += 0.01  # a finger moved: articulation changed
+    bent.requires_grad_()
+    loss = aligned_keypoints_loss(bent, gt)
+    loss.backward()
+    assert loss > 1e-6 and bent.grad is not None and torch.isfinite(bent.grad).all() and bent.grad.abs().sum() > 0
