@@ -1,6 +1,7 @@
 """Benchmark the data pipeline (JPEG decode + augmentation + collate) and the synthetic generator.
 
     python benchmarks/bench_data.py [--root FREIHAND_ROOT] [--workers 0 1 2] [--batches 40] [--batch-size 32]
+        [--json out.json]
 
 Without --root a synthetic set (200 unique training samples = 800 images + 16, stand-in hand) is written
 to a temporary folder first, timing the generator. The training pipeline is the one `fit` uses:
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,9 +24,12 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader
 
-from handmesh.data.augment import AugmentConfig
-from handmesh.data.freihand import FreiHANDDataset
-from handmesh.data.synthetic import generate
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Row, machine_info, write_json  # noqa: E402
+
+from handmesh.data.augment import AugmentConfig  # noqa: E402
+from handmesh.data.freihand import FreiHANDDataset  # noqa: E402
+from handmesh.data.synthetic import generate  # noqa: E402
 
 
 def time_generator(root: Path, train: int, eval_: int, workers: int) -> float:
@@ -62,16 +67,19 @@ def main() -> None:
     parser.add_argument("--mask", action="store_true", help="also load and warp masks")
     parser.add_argument("--gen-train", type=int, default=200, help="unique training samples to generate")
     parser.add_argument("--gen-workers", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     console = Console()
     console.print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
                   f"torch {torch.__version__}")  # fmt: skip
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root
         if root is None:
             root = Path(tmp) / "synthetic"
             rate = time_generator(root, args.gen_train, 16, args.gen_workers)
+            rows.append(Row(f"generator, {args.gen_workers} processes", "throughput", rate, "images/s"))
             console.print(
                 f"generator: {args.gen_train * 4 + 16} images, {args.gen_workers} workers: {rate:.1f} images/s"
             )
@@ -82,7 +90,12 @@ def main() -> None:
             rate = time_loader(root, workers, args.batches, args.batch_size, args.input_size, args.mask)
             per = rate / max(workers, 1)
             table.add_row(str(workers), f"{rate:.0f}", f"{per:.0f}", f"{1000 / per:.2f}")
+            case = f"loader, {workers} workers, batch {args.batch_size}, {args.input_size} px"
+            rows += [Row(case, "throughput", rate, "images/s"), Row(case, "per worker", per, "images/s")]
         console.print(table)
+    if args.json is not None:
+        options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        write_json(args.json, "data", rows, machine_info("cpu"), options=options)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Benchmark the FreiHAND evaluator: (a) all numbers in memory, (b) end to end from files through the CLI code
 path (GT JSON + pred.json written to a temporary folder; first run parses the JSON, second reuses the cache).
 
-    python benchmarks/bench_evaluate.py [--samples 3960] [--repeat 3]
+    python benchmarks/bench_evaluate.py [--samples 3960] [--repeat 3] [--json out.json]
 
 Data: random hand-like meshes with a fixed vertex order (778 vertices: palm + five articulated fingers, 21
 keypoints), random global pose in front of the camera. Predictions are the same hands with perturbed finger
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,9 +24,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from handmesh.evaluate import evaluate_files
-from handmesh.metrics.freihand import freihand_scores
-from handmesh.submission import write_submission
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Row, best_of, machine_info, write_json  # noqa: E402
+
+from handmesh.evaluate import evaluate_files  # noqa: E402
+from handmesh.metrics.freihand import freihand_scores  # noqa: E402
+from handmesh.submission import write_submission  # noqa: E402
 
 N_VERTS, N_KP = 778, 21
 
@@ -49,10 +53,18 @@ class SyntheticHand:
         rng = np.random.default_rng(seed)
         u = rng.normal(size=(N_VERTS - 5 * 96, 3))
         self.palm = u / np.linalg.norm(u, axis=1, keepdims=True) * np.array([0.042, 0.048, 0.014])
-        self.bases = np.array([[-0.04, -0.01, 0.0], [-0.03, 0.045, 0], [-0.01, 0.05, 0], [0.01, 0.048, 0],
-                               [0.03, 0.042, 0]])
-        self.lengths = np.array([[0.035, 0.03, 0.025], [0.04, 0.025, 0.02], [0.045, 0.028, 0.022],
-                                 [0.042, 0.026, 0.02], [0.032, 0.02, 0.018]])
+        self.bases = np.array(
+            [[-0.04, -0.01, 0.0], [-0.03, 0.045, 0], [-0.01, 0.05, 0], [0.01, 0.048, 0], [0.03, 0.042, 0]]
+        )
+        self.lengths = np.array(
+            [
+                [0.035, 0.03, 0.025],
+                [0.04, 0.025, 0.02],
+                [0.045, 0.028, 0.022],
+                [0.042, 0.026, 0.02],
+                [0.032, 0.02, 0.018],
+            ]
+        )
         self.finger_t = rng.uniform(0, 1, size=(5, 96))  # position along the finger (0..3 segments)
         self.finger_t = np.sort(self.finger_t, axis=1) * 3
         self.finger_a = rng.uniform(0, 2 * np.pi, size=(5, 96))  # angle around the finger
@@ -68,13 +80,14 @@ class SyntheticHand:
             joint = np.broadcast_to(self.bases[f], (b, 3)).copy()
             seg_pts = []
             for s in range(3):
-                angle = bends[:, f, :s + 1].sum(1)  # bending about the x axis accumulates
+                angle = bends[:, f, : s + 1].sum(1)  # bending about the x axis accumulates
                 d = direction * np.cos(angle)[:, None] + np.array([0, 0, 1.0]) * np.sin(angle)[:, None]
                 t = self.finger_t[f]
                 sel = (t >= s) & (t < s + 1)
                 local = (t[sel] - s)[None, :, None] * self.lengths[f, s] * d[:, None, :]
-                ring = 0.0085 * np.stack([np.cos(self.finger_a[f][sel]), np.zeros(sel.sum()),
-                                          np.sin(self.finger_a[f][sel])], -1)
+                ring = 0.0085 * np.stack(
+                    [np.cos(self.finger_a[f][sel]), np.zeros(sel.sum()), np.sin(self.finger_a[f][sel])], -1
+                )
                 seg_pts.append(joint[:, None, :] + local + ring[None])
                 kps.append(joint[:, None, :].copy())
                 joint = joint + self.lengths[f, s] * d
@@ -108,29 +121,25 @@ def make_data(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     return {"gt_xyz": gt_xyz, "gt_verts": gt_verts, "pred_xyz": p_xyz, "pred_verts": p_verts}
 
 
-def _time(fn, repeat: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def main() -> None:
+    """Run the benchmark and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=3960)
     parser.add_argument("--repeat", type=int, default=3, help="in-memory timing: best of this many runs")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     console = Console()
     data = make_data(args.samples)
-    table = Table(title=f"FreiHAND evaluator, {args.samples} samples, {torch.get_num_threads()} torch threads, "
-                        f"{platform.processor() or platform.machine()}")
+    table = Table(
+        title=f"FreiHAND evaluator, {args.samples} samples, {torch.get_num_threads()} torch threads, "
+        f"{platform.processor() or platform.machine()}"
+    )
     table.add_column("stage")
     table.add_column("seconds", justify="right")
 
-    t_mem, scores = _time(lambda: freihand_scores(data["pred_xyz"], data["pred_verts"], data["gt_xyz"],
-                                                  data["gt_verts"]), args.repeat)
+    t_mem, scores = best_of(
+        lambda: freihand_scores(data["pred_xyz"], data["pred_verts"], data["gt_xyz"], data["gt_verts"]), args.repeat
+    )
     table.add_row(f"(a) in memory, all {len(scores)} numbers (best of {args.repeat})", f"{t_mem:.3f}")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,8 +149,8 @@ def main() -> None:
             (root / f"evaluation_{name}.json").write_text(json.dumps(data[key].tolist()))
         pred = write_submission(root / "pred.json", data["pred_xyz"], data["pred_verts"])
         table.add_row("    (writing the files, not timed below)", f"{time.perf_counter() - t0:.3f}")
-        t_cold, cold = _time(lambda: evaluate_files(root, pred), 1)
-        t_warm, warm = _time(lambda: evaluate_files(root, pred), 1)
+        t_cold, cold = best_of(lambda: evaluate_files(root, pred), 1)
+        t_warm, warm = best_of(lambda: evaluate_files(root, pred), 1)
         table.add_row("(b) end to end from files, first run (parse GT JSON, build cache)", f"{t_cold:.3f}")
         table.add_row("(b) end to end from files, second run (GT from cache)", f"{t_warm:.3f}")
     console.print(table)
@@ -154,6 +163,14 @@ def main() -> None:
     for key, value in scores.items():
         summary.add_row(key, f"{value:.6f}")
     console.print(summary)
+    if args.json is not None:
+        rows = [
+            Row(f"(a) in memory, {args.samples} samples, best of {args.repeat}", "time", t_mem, "s"),
+            Row(f"(b) from files, {args.samples} samples, first run", "time", t_cold, "s"),
+            Row(f"(b) from files, {args.samples} samples, GT from cache", "time", t_warm, "s"),
+        ]
+        options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        write_json(args.json, "evaluate", rows, machine_info("cpu"), options=options, max_file_vs_memory=diff)
 
 
 if __name__ == "__main__":
