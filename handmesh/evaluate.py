@@ -103,7 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     console.print(scores_table(scores, f"FreiHAND scores: {args.pred} vs {args.gt}"))
     if args.json is not None:
-        atomic_write(args.json, (json.dumps(scores, indent=2) + "\n").encode())
+        try:
+            atomic_write(args.json, (json.dumps(scores, indent=2) + "\n").encode())
+        except OSError as e:
+            Console(stderr=True, soft_wrap=True).print(
+                f"[bold red]error:[/bold red] cannot write {args.json}: {e.strerror or e}", highlight=False
+            )
+            return 1
         console.print(f"scores written to {args.json}", highlight=False)
     return 0
 

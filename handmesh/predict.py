@@ -10,27 +10,48 @@ vertices, camera, file names). `--meshes` also writes one `.obj` per image.
 from __future__ import annotations
 
 import argparse
+import io
+import pickle
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from handmesh.data.errors import DataError, error_message
 from handmesh.data.freihand import FreiHANDDataset
 from handmesh.data.image_folder import ImageFolderDataset
 from handmesh.inference import predict_arrays
 from handmesh.lightning_module import HandMeshModule
+from handmesh.mano.file import MANOFileError
 from handmesh.mesh_io import save_mesh
-from handmesh.submission import write_submission
+from handmesh.submission import SubmissionError, atomic_write, write_submission
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be loaded as a handmesh model; the message names the file."""
 
 
 def load_model(ckpt: str | Path, mano_path: str | None = None, map_location: str = "cpu") -> HandMeshModule:
-    """A trained module from a Lightning checkpoint, without downloading encoder weights."""
+    """A trained module from a Lightning checkpoint, without downloading encoder weights.
+
+    Raises CheckpointError for a file that is not a readable handmesh checkpoint (truncated, corrupt, another
+    model's), MANOFileError when the MANO file it was trained with (or `mano_path`) is missing or wrong.
+    """
     overrides: dict = {"pretrained": False, "encoder_checkpoint": None}
     if mano_path is not None:
         overrides["mano_path"] = mano_path
-    return HandMeshModule.load_from_checkpoint(ckpt, map_location=map_location, **overrides)
+    try:
+        return HandMeshModule.load_from_checkpoint(ckpt, map_location=map_location, **overrides)
+    except MANOFileError:
+        raise
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        first_line = (str(e).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"{ckpt}: cannot load it as a handmesh checkpoint ({type(e).__name__}: {first_line})"
+        ) from None
 
 
 def _is_freihand_root(path: Path) -> bool:
@@ -58,20 +79,29 @@ def main(argv: list[str] | None = None) -> int:
     if not data.is_dir():
         print(f"error: data folder not found: {data}", file=sys.stderr)
         return 2
-    module = load_model(ckpt, args.mano)
-    size = module.hparams.input_size
-    freihand = _is_freihand_root(data)
-    dataset = FreiHANDDataset(data, args.split, input_size=size) if freihand else ImageFolderDataset(data, size)
-    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
-    pred = predict_arrays(module.net, loader, device=args.device)
-    out.mkdir(parents=True, exist_ok=True)
-    if freihand:
-        written = write_submission(out / "pred.zip", pred["keypoints"], pred["vertices"], expected_count=len(dataset))
-        names = [f"{dataset.locate(i)[1]:08d}" for i in range(len(dataset))]
-    else:
-        names = [Path(p).stem for p in dataset.files]
-        written = out / "predictions.npz"
-        np.savez_compressed(written, names=np.array(names), **pred)
+    if out.exists() and not out.is_dir():
+        print(f"error: output path {out} is a file, not a folder", file=sys.stderr)
+        return 2
+    try:
+        module = load_model(ckpt, args.mano)
+        size = module.hparams.input_size
+        freihand = _is_freihand_root(data)
+        dataset = FreiHANDDataset(data, args.split, input_size=size) if freihand else ImageFolderDataset(data, size)
+        loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
+        pred = predict_arrays(module.net, loader, device=args.device)  # bad images raise here, before any output
+        out.mkdir(parents=True, exist_ok=True)
+        if freihand:
+            written = write_submission(out / "pred.zip", pred["keypoints"], pred["vertices"], len(dataset))
+            names = [f"{dataset.locate(i)[1]:08d}" for i in range(len(dataset))]
+        else:
+            names = [Path(p).stem for p in dataset.files]
+            written = out / "predictions.npz"
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, names=np.array(names), **pred)
+            atomic_write(written, buffer.getvalue())
+    except (DataError, MANOFileError, SubmissionError, CheckpointError) as e:
+        print(f"error: {error_message(e)}", file=sys.stderr)
+        return 2
     print(f"wrote {written} ({len(names)} images)")
     if args.meshes:
         faces = module.hand_model.faces.cpu().numpy()

@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def write_submission(path: str | Path, xyz, verts, expected_count: int | None = 
     path = Path(path)
     if path.suffix not in (".json", ".zip"):
         raise SubmissionError(f"{path}: a submission is written as .json (pred.json) or .zip (pred.zip)")
-    xyz_np, verts_np = _to_numpy(xyz), _to_numpy(verts)
+    xyz_np, verts_np = _to_numpy(xyz, path), _to_numpy(verts, path)
     validate_submission(xyz_np, verts_np, expected_count, source=str(path))
     text = json.dumps([xyz_np.tolist(), verts_np.tolist()]).encode()
     if path.suffix == ".zip":
@@ -58,16 +59,21 @@ def write_submission(path: str | Path, xyz, verts, expected_count: int | None = 
 def read_submission(path: str | Path, expected_count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read and validate a `pred.json` or `pred.zip`: returns xyz (N, 21, 3) and verts (N, 778, 3), float64."""
     path = Path(path)
+    if path.is_dir():
+        raise SubmissionError(f"{path}: a folder, not a submission file (pass pred.json or pred.zip)")
     if not path.is_file():
         raise SubmissionError(f"{path}: submission file not found")
-    if zipfile.is_zipfile(path):
-        raw = _read_zip_member(path)
-        source = f"{path}:{PRED_NAME}"
-    elif path.suffix == ".zip":
-        raise SubmissionError(f"{path}: not a valid zip file")
-    else:
-        raw = path.read_bytes()
-        source = str(path)
+    try:
+        if zipfile.is_zipfile(path):
+            raw = _read_zip_member(path)
+            source = f"{path}:{PRED_NAME}"
+        elif path.suffix == ".zip":
+            raise SubmissionError(f"{path}: not a valid zip file")
+        else:
+            raw = path.read_bytes()
+            source = str(path)
+    except OSError as e:
+        raise SubmissionError(f"{path}: cannot read the file ({e.strerror or e})") from None
     xyz, verts = _parse_pred(raw, source)
     validate_submission(xyz, verts, expected_count, source=source)
     return xyz, verts
@@ -157,8 +163,10 @@ def _read_zip_member(path: Path) -> bytes:
             names = [n for n in zf.namelist() if not n.endswith("/")]
             if PRED_NAME in names:
                 return zf.read(PRED_NAME)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise SubmissionError(f"{path}: cannot read the zip file ({e})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:  # bad archive, bad CRC, corrupt deflate data
+        raise SubmissionError(f"{path}: cannot read the zip file, it is corrupt ({e})") from None
+    except (RuntimeError, NotImplementedError) as e:  # encrypted, or a compression method zipfile cannot read
+        raise SubmissionError(f"{path}: cannot read {PRED_NAME} from the zip ({e})") from None
     nested = [n for n in names if n.rsplit("/", 1)[-1] == PRED_NAME]
     if nested:
         raise SubmissionError(
@@ -168,13 +176,15 @@ def _read_zip_member(path: Path) -> bytes:
     raise SubmissionError(f"{path}: no {PRED_NAME} in the zip (it holds {names[:10]})")
 
 
-def _to_numpy(x) -> np.ndarray:
+def _to_numpy(x, path: Path) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().to(torch.float64).numpy()
     try:
         return np.asarray(x, dtype=np.float64)
     except (ValueError, TypeError):
-        raise SubmissionError("predictions must be numeric arrays of shape (N, 21, 3) and (N, 778, 3)") from None
+        raise SubmissionError(
+            f"{path}: predictions must be numeric arrays of shape (N, 21, 3) and (N, 778, 3)"
+        ) from None
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:

@@ -45,6 +45,7 @@ from handmesh.data.layout import (
     REQUIRED_JSON,
     check_split,
     image_id,
+    image_size,
     json_path,
     mask_path,
     rgb_path,
@@ -64,12 +65,14 @@ _MAX_SKIPS_IN_A_ROW = 100
 
 
 def _load_annotations(root: Path, split: str, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Load and validate the annotation arrays: same length, all finite."""
+    """Load and validate the annotation arrays: not empty, same length, all finite, K an intrinsics matrix."""
     arrays: dict[str, np.ndarray] = {}
     for name in names:
         dtype, tail = _ANNOTATIONS[name]
         arrays[name] = load_json_array(json_path(root, split, name), dtype, expected_shape_tail=tail)
     first = names[0]
+    if len(arrays[first]) == 0:
+        raise DataError(f"{json_path(root, split, first)}: no samples (an empty list)")
     for name in names[1:]:
         if len(arrays[name]) != len(arrays[first]):
             raise DataError(
@@ -84,9 +87,26 @@ def _load_annotations(root: Path, split: str, names: Sequence[str]) -> dict[str,
                 f"non-finite value (NaN/inf) in {json_path(root, split, name)} at index {int(idx[0])}"
                 + (f" (and {len(idx) - 1} more)" if len(idx) > 1 else "")
             )
+    _check_intrinsics(arrays["K"], json_path(root, split, "K"))
     if "mano" in arrays:
         arrays["mano"] = arrays["mano"].reshape(-1, 61)
     return arrays
+
+
+def _check_intrinsics(K: np.ndarray, path: Path) -> None:
+    """Every K must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0 (else projection divides by 0)."""
+    bad = ~((K[:, 2] == (0.0, 0.0, 1.0)).all(axis=1) & (K[:, 0, 0] > 0) & (K[:, 1, 1] > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: entry {i} is not camera intrinsics [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0: "
+            f"{K[i].tolist()}" + (f" (and {int(bad.sum()) - 1} more)" if bad.sum() > 1 else "")
+        )
+
+
+def _is_empty(folder: Path) -> bool:
+    with os.scandir(folder) as entries:  # lazily: a FreiHAND folder holds 130,240 files
+        return next(entries, None) is None
 
 
 class FreiHANDDataset(Dataset):
@@ -99,8 +119,9 @@ class FreiHANDDataset(Dataset):
         input_size: side S of the square network input.
         augment: augmentation config, or None for a plain resize (evaluation).
         return_mask: also return the hand mask (training; needs <split>/mask).
-        skip_bad: replace a sample whose image is missing/corrupt by the next one, with a warning,
-            instead of raising DataError; the count is `skipped` (shared with worker processes).
+        skip_bad: replace a sample whose image or mask is missing, corrupt or of the wrong size by the next
+            one, with a warning, instead of raising DataError; the count is `skipped` (shared with worker
+            processes). Bad annotation files always raise DataError when the dataset is built.
     """
 
     def __init__(
@@ -121,9 +142,9 @@ class FreiHANDDataset(Dataset):
         self.skip_bad = skip_bad
         if not self.root.is_dir():
             raise DataError(f"FreiHAND root folder not found: {self.root}. {LAYOUT_HELP}")
-        self._check_folder(self.root / split / "rgb")
+        self._check_folder(self.root / split / "rgb", images=True)
         if return_mask:
-            self._check_folder(self.root / split / "mask")
+            self._check_folder(self.root / split / "mask", images=True)
         self._check_json(REQUIRED_JSON[split])
         names = list(REQUIRED_JSON[split])
         if split == "evaluation":
@@ -133,6 +154,7 @@ class FreiHANDDataset(Dataset):
             names += present
         self.annotations = _load_annotations(self.root, split, names)
         self.has_gt = "xyz" in self.annotations
+        self.image_size = image_size(self.root)  # every image (and mask) must be this size: K is in its pixels
         self.num_unique = len(self.annotations["K"])
         self.versions = tuple(versions) if split == "training" else ("gs",)
         self._version_ids = [version_number(v) for v in self.versions]
@@ -142,9 +164,11 @@ class FreiHANDDataset(Dataset):
         self._rng: np.random.Generator | None = None
         self._rng_pid = -1
 
-    def _check_folder(self, folder: Path) -> None:
+    def _check_folder(self, folder: Path, images: bool = False) -> None:
         if not folder.is_dir():
             raise DataError(f"missing folder {folder} in FreiHAND root {self.root}. {LAYOUT_HELP}")
+        if images and _is_empty(folder):
+            raise DataError(f"empty folder {folder} in FreiHAND root {self.root} (no images). {LAYOUT_HELP}")
 
     def _check_json(self, names: Sequence[str]) -> None:
         missing = [json_path(self.root, self.split, n) for n in names]
@@ -200,7 +224,7 @@ class FreiHANDDataset(Dataset):
     def _load(self, index: int) -> dict[str, Tensor]:
         cv2.setNumThreads(1)  # DataLoader workers are the parallelism; OpenCV threads only compete
         idx, img_id = self.locate(index)
-        image = read_image(rgb_path(self.root, self.split, img_id))
+        image = self._read(rgb_path(self.root, self.split, img_id), grayscale=False)
         params = sample_augment(self.augment, self._generator()) if self.augment is not None else AugmentParams()
         S = self.input_size
         M = crop_matrix((image.shape[1], image.shape[0]), S, params)
@@ -214,10 +238,21 @@ class FreiHANDDataset(Dataset):
             "has_gt": torch.tensor(self.has_gt),
         }
         if self.return_mask:
-            mask = read_image(mask_path(self.root, self.split, idx), grayscale=True)
+            mask = self._read(mask_path(self.root, self.split, idx), grayscale=True)
             sample["mask"] = torch.from_numpy((warp_image(mask, M, S) > 127).astype(np.float32))
         sample.update(self._ground_truth(idx, M, theta))
         return sample
+
+    def _read(self, path: Path, grayscale: bool) -> np.ndarray:
+        """An image or mask of the split; DataError if it is bad or not `image_size` square."""
+        image = read_image(path, grayscale=grayscale)
+        S = self.image_size
+        if image.shape[:2] != (S, S):
+            raise DataError(
+                f"image file {path} is {image.shape[1]}x{image.shape[0]} pixels, expected {S}x{S} "
+                f"(the size the intrinsics in {json_path(self.root, self.split, 'K').name} are for)"
+            )
+        return image
 
     def _ground_truth(self, idx: int, M: np.ndarray, theta: float) -> dict[str, Tensor]:
         if not self.has_gt:

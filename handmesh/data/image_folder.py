@@ -26,6 +26,17 @@ def default_intrinsics(width: int, height: int) -> np.ndarray:
     return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
 
 
+def _check_K(K: np.ndarray | list) -> np.ndarray:
+    """K as a (3, 3) float64 intrinsics matrix; ValueError saying what is wrong otherwise."""
+    try:
+        array = np.asarray(K, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise ValueError(f"K must be a 3x3 matrix of numbers, got {K!r}") from None
+    if array.shape != (3, 3) or not np.isfinite(array).all() or array[0, 0] <= 0 or array[1, 1] <= 0:
+        raise ValueError(f"K must be a finite 3x3 intrinsics matrix with fx, fy > 0, got {array.tolist()}")
+    return array
+
+
 class ImageFolderDataset(Dataset):
     """Images of a folder (sorted by name), each resized to the square network input.
 
@@ -46,7 +57,7 @@ class ImageFolderDataset(Dataset):
         if not self.files:
             raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {self.folder}")
         self.input_size = int(input_size)
-        self.K = None if K is None else np.asarray(K, dtype=np.float64).reshape(3, 3)
+        self.K = None if K is None else _check_K(K)
 
     def __len__(self) -> int:
         return len(self.files)

@@ -54,8 +54,11 @@ def load_json_array(
     key = f"{path.name}.{stat.st_size}.{stat.st_mtime_ns}.{dtype.name}.npy"
     for folder in _cache_dirs(path):
         cached = _read_cache(folder / key)
-        if cached is not None:
-            return _check_shape(cached, path, expected_shape_tail)
+        if cached is not None and cached.dtype == dtype:
+            try:
+                return _check_shape(cached, path, expected_shape_tail)
+            except DataError:
+                pass  # a cache file of another shape (tampered with, or written by other code): parse the JSON
     array = _check_shape(parse_json_array(path, dtype), path, expected_shape_tail)
     for folder in _cache_dirs(path):
         if _write_cache(folder, key, path.name, array):
@@ -209,8 +212,8 @@ def _read_cache(file: Path) -> np.ndarray | None:
         return None
     try:
         return np.load(file, allow_pickle=False)
-    except (OSError, ValueError):
-        return None  # unreadable or truncated cache: parse again
+    except (OSError, ValueError, EOFError):
+        return None  # unreadable, truncated or pickled cache: parse again
 
 
 def _write_cache(folder: Path, key: str, json_name: str, array: np.ndarray) -> bool:

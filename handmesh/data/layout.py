@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from handmesh.mano.constants import FREIHAND_TRAIN_UNIQUE, FREIHAND_VERSIONS
@@ -10,6 +11,8 @@ SPLITS = ("training", "evaluation")
 # Annotation files per split: the ones a split needs, and the optional ground truth of evaluation.
 REQUIRED_JSON = {"training": ("K", "mano", "xyz", "verts"), "evaluation": ("K",)}
 GROUND_TRUTH_JSON = ("mano", "xyz", "verts")
+IMAGE_SIZE = 224  # side of every FreiHAND image (training_K.json is in these pixels)
+SYNTHETIC_MARKER = "handmesh_synthetic.json"  # a finished synthetic set's parameters (its image size among them)
 
 LAYOUT_HELP = (
     "A FreiHAND root (FreiHAND_pub_v2, with FreiHAND_pub_v2_eval.zip unpacked into it) holds "
@@ -26,6 +29,15 @@ def check_split(split: str) -> str:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     return split
+
+
+def image_size(root: str | Path) -> int:
+    """Side of the square images of a FreiHAND root: 224, or what a synthetic set's marker file records."""
+    try:
+        size = json.loads((Path(root) / SYNTHETIC_MARKER).read_text()).get("size", IMAGE_SIZE)
+    except (OSError, ValueError, AttributeError):  # no marker (real FreiHAND) or an unreadable one
+        return IMAGE_SIZE
+    return int(size) if isinstance(size, int) and size > 0 else IMAGE_SIZE
 
 
 def version_number(version: str) -> int:

@@ -32,7 +32,7 @@ import torch
 
 from handmesh.data.backgrounds import background
 from handmesh.data.errors import DataError
-from handmesh.data.layout import image_id, json_path, mask_path, rgb_path
+from handmesh.data.layout import SYNTHETIC_MARKER, image_id, json_path, mask_path, rgb_path
 from handmesh.data.synthetic_hands import (
     APPEARANCE_STREAM,
     SceneConfig,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # the renderer is imported only where images are made (worker
 
 log = logging.getLogger(__name__)
 
-MARKER = "handmesh_synthetic.json"  # written LAST: its presence means the folder is complete
+MARKER = SYNTHETIC_MARKER  # written LAST: its presence means the folder is complete
 JPEG_QUALITY = 95
 # Skin tones (RGB), light to dark; a sample's tone is a random blend of two neighbours.
 SKIN_TONES = np.array(

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from handmesh.mano.constants import NUM_BETAS, NUM_FACES, NUM_JOINTS, NUM_POSE_PARAMS, NUM_VERTICES
+from handmesh.mano.constants import MANO_PARENTS, NUM_BETAS, NUM_FACES, NUM_JOINTS, NUM_POSE_PARAMS, NUM_VERTICES
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,22 @@ def _missing_file_message(path: Path) -> str:
     )
 
 
+def _check_topology(data: dict[str, Any], path: Path) -> None:
+    """Faces must index the 778 vertices and the joint tree must be MANO's (the hand model assumes both)."""
+    faces = data["f"]
+    if (faces != np.round(faces)).any() or faces.min() < 0 or faces.max() >= NUM_VERTICES:
+        raise MANOFileError(
+            f"{path} is not a MANO model: face vertex ids in 'f' must be integers in [0, {NUM_VERTICES}), "
+            f"got [{faces.min()}, {faces.max()}]"
+        )
+    parents = data["kintree_table"][0, 1:].astype(np.int64).tolist()
+    if parents != list(MANO_PARENTS[1:]) or data["kintree_table"][1].tolist() != list(range(NUM_JOINTS)):
+        raise MANOFileError(
+            f"{path} is not a MANO model: its joint tree 'kintree_table' (parents of joints 1-15: {parents}) is not "
+            f"MANO's ({list(MANO_PARENTS[1:])})"
+        )
+
+
 def detect_side(data: dict[str, np.ndarray]) -> str:
     """'right' or 'left' from the rest-pose geometry.
 
@@ -171,13 +187,18 @@ def load_mano_file(path: str | Path, side: str | None = None) -> dict[str, Any]:
     path = Path(path)
     if side not in (None, "right", "left"):
         raise ValueError(f"side must be 'right', 'left' or None, got {side!r}")
+    if path.is_dir():
+        example = path / f"MANO_{(side or 'right').upper()}.pkl"
+        raise MANOFileError(f"{path} is a folder; pass the MANO model file itself (e.g. {example})")
     if not path.is_file():
         raise MANOFileError(_missing_file_message(path))
     try:
         with path.open("rb") as fh:
             raw = _MANOUnpickler(fh, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise MANOFileError(f"{path} is not a MANO model pickle ({exc})") from exc
+    except OSError as exc:
+        raise MANOFileError(f"cannot read the MANO model file {path} ({exc.strerror or exc})") from exc
     if not isinstance(raw, dict):
         raise MANOFileError(f"{path} is not a MANO model: it holds a {type(raw).__name__}, not a dict")
 
@@ -186,19 +207,25 @@ def load_mano_file(path: str | Path, side: str | None = None) -> dict[str, Any]:
         raise MANOFileError(f"{path} is not a MANO model: missing keys {missing}")
     data: dict[str, Any] = {}
     for key, value in raw.items():
-        value = _resolve(value)
-        if key in EXPECTED_SHAPES or key in ("hands_coeffs", "J"):
-            value = np.asarray(value)
+        try:
+            value = _resolve(value)
+            if key in EXPECTED_SHAPES or key in ("hands_coeffs", "J"):
+                value = np.asarray(value)
+        except MANOFileError as exc:
+            raise MANOFileError(f"{path}: {exc}") from exc
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:  # a malformed chumpy/scipy state
+            raise MANOFileError(f"{path} is not a MANO model: cannot read '{key}' ({exc!r})") from exc
         data[key] = value
     for key, shape in EXPECTED_SHAPES.items():
         got = data[key].shape
         if len(got) != len(shape) or any(e not in (None, g) for e, g in zip(shape, got, strict=True)):
             hint = " (this looks like a body model, not MANO)" if key == "v_template" else ""
-            raise MANOFileError(
-                f"{path} is not a MANO model: '{key}' has shape {got}, expected {shape}{hint}"
-            )
+            raise MANOFileError(f"{path} is not a MANO model: '{key}' has shape {got}, expected {shape}{hint}")
+        if data[key].dtype.kind not in "biuf":
+            raise MANOFileError(f"{path} is not a MANO model: '{key}' holds {data[key].dtype} values, not numbers")
         if not np.isfinite(data[key]).all():
             raise MANOFileError(f"{path}: '{key}' holds NaN or infinite values")
+    _check_topology(data, path)
     data["f"] = data["f"].astype(np.int64)
     data["is_standin"] = bool(raw.get("handmesh_standin", False))
     data["side"] = detect_side(data)
