@@ -25,6 +25,7 @@ from handmesh.data.errors import DataError, error_message
 from handmesh.data.freihand import FreiHANDDataset
 from handmesh.data.image_folder import ImageFolderDataset
 from handmesh.data.image_io import read_image
+from handmesh.data.layout import IMAGE_SIZE, SYNTHETIC_MARKER, image_size
 from handmesh.evaluate import main as evaluate_main
 from handmesh.mano.constants import FREIHAND_TRAIN_UNIQUE
 from handmesh.mano.file import MANOFileError, load_mano_file
@@ -148,6 +149,15 @@ def test_image_of_the_wrong_size(synthetic_root: Path, tmp_path: Path) -> None: 
     _check_error_and_skip(root, _rgb(root), r"is 448x448 pixels, expected 224x224")
 
 
+def test_image_size_comes_from_a_synthetic_marker(tmp_path: Path) -> None:
+    """224 for a real FreiHAND root (no marker) or an unreadable marker; a synthetic set records its own size."""
+    assert image_size(tmp_path) == IMAGE_SIZE == 224
+    (tmp_path / SYNTHETIC_MARKER).write_text(json.dumps({"size": 128}))
+    assert image_size(tmp_path) == 128
+    (tmp_path / SYNTHETIC_MARKER).write_text("{not json")
+    assert image_size(tmp_path) == 224
+
+
 def test_missing_mask_file(synthetic_root: Path, tmp_path: Path) -> None:  # noqa: F811
     root = copy_set(synthetic_root, tmp_path / "set")
     _mask(root).unlink()
@@ -222,6 +232,19 @@ def test_corrupt_json_cache_is_parsed_again(synthetic_root: Path, tmp_path: Path
     assert len(FreiHANDDataset(root)) == 4 * TRAIN
 
 
+def test_unusable_cache_folders(synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """`.handmesh_cache` cannot be made (a file has its name): the user cache folder is used; neither: no cache."""
+    root = copy_set(synthetic_root, tmp_path / "set")
+    (root / json_cache.CACHE_DIR_NAME).write_text("a file in the way")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    expected = json_cache.parse_json_array(root / "training_K.json")
+    np.testing.assert_array_equal(json_cache.load_json_array(root / "training_K.json", np.float64), expected)
+    assert tmp_path / "xdg" in json_cache.cache_path(root / "training_K.json", np.float64).parents
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root / "training_K.json"))  # not a folder either
+    assert json_cache.load_json_array(root / "training_xyz.json", np.float64).shape == (TRAIN, 21, 3)
+    assert json_cache.cache_path(root / "training_xyz.json", np.float64) is None
+
+
 # ---- image folders and the predict command ----
 
 
@@ -280,7 +303,7 @@ def test_predict_on_a_folder_with_a_corrupt_image(
     assert not (tmp_path / "out").exists()  # nothing written
 
 
-def test_predict_refuses_a_file_as_output_and_a_bad_checkpoint(
+def test_predict_missing_or_bad_checkpoint_data_or_output(
     synthetic_root: Path,  # noqa: F811
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -289,7 +312,11 @@ def test_predict_refuses_a_file_as_output_and_a_bad_checkpoint(
 
     (tmp_path / "out").write_text("a file")
     ckpt = tmp_path / "model.ckpt"
+    assert main(["--ckpt", str(ckpt), "--data", str(synthetic_root), "--out", str(tmp_path / "preds")]) == 2
+    assert "checkpoint not found: " + str(ckpt) in capsys.readouterr().err
     ckpt.write_bytes(b"not a checkpoint" * 8)
+    assert main(["--ckpt", str(ckpt), "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "preds")]) == 2
+    assert "data folder not found: " + str(tmp_path / "nowhere") in capsys.readouterr().err
     args = ["--ckpt", str(ckpt), "--data", str(synthetic_root)]
     assert main([*args, "--out", str(tmp_path / "out")]) == 2
     assert "output path" in capsys.readouterr().err and (tmp_path / "out").read_text() == "a file"
@@ -335,6 +362,7 @@ def test_mano_file_empty_truncated_or_a_folder(standin_path: Path, tmp_path: Pat
         ("f", lambda d: d["f"] + 778, r"face vertex ids in 'f' must be integers in \[0, 778\)"),
         ("kintree_table", lambda d: d["kintree_table"][:, ::-1].copy(), r"joint tree 'kintree_table'.* is not MANO's"),
     ],
+    ids=["nan", "non-numeric", "face-ids", "joint-tree"],
 )
 def test_mano_file_wrong_values(standin_path: Path, tmp_path: Path, key: str, value, message: str) -> None:
     data = _standin_dict(standin_path)
