@@ -95,7 +95,8 @@ def _load_annotations(root: Path, split: str, names: Sequence[str]) -> dict[str,
 
 def _check_intrinsics(K: np.ndarray, path: Path) -> None:
     """Every K must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0 (else projection divides by 0)."""
-    bad = ~((K[:, 2] == (0.0, 0.0, 1.0)).all(axis=1) & (K[:, 0, 0] > 0) & (K[:, 1, 1] > 0))
+    last_row_ok = (np.abs(K[:, 2] - (0.0, 0.0, 1.0)) < 1e-6).all(axis=1)
+    bad = ~(last_row_ok & (K[:, 0, 0] > 0) & (K[:, 1, 1] > 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
