@@ -43,6 +43,7 @@ from common import (  # noqa: E402
     fmt,
     machine_info,
     machine_line,
+    make_console,
     make_table,
     mano_path,
     percentile,
@@ -289,7 +290,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[Row]:
     """Run the benchmark, print the table, optionally write JSON."""
     args = parse_args(argv)
-    console = Console()
+    console = make_console()
     rows, machine = run(args, console)
     if args.json is not None:
         write_json(args.json, "inference", rows, machine, options=vars(args) | {"json": str(args.json)})

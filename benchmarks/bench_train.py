@@ -36,6 +36,7 @@ from common import (  # noqa: E402
     default_device,
     machine_info,
     machine_line,
+    make_console,
     mano_path,
     peak_memory_mib,
     reset_peak_memory,
@@ -286,7 +287,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[Row]:
     """Run the benchmark, print a table, optionally write JSON."""
     args = parse_args(argv)
-    console = Console()
+    console = make_console()
     rows, machine = run(args, console)
     if args.json is not None:
         write_json(args.json, "train", rows, machine, options=vars(args) | {"json": str(args.json)})

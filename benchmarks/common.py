@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +153,11 @@ class Row:
     metric: str
     value: float
     unit: str
+
+
+def make_console() -> Console:
+    """A rich console; 160 columns wide when the output is not a terminal (files, pipes, subprocesses)."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def make_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> Table:

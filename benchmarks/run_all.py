@@ -21,10 +21,17 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from rich.console import Console
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, default_device, fmt, machine_info, machine_line, make_table, read_json  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    default_device,
+    fmt,
+    machine_info,
+    machine_line,
+    make_console,
+    make_table,
+    read_json,
+)
 
 BENCHMARKS = ("data", "train", "inference", "evaluate")
 HERE = Path(__file__).resolve().parent
@@ -57,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--extra-{name}", default="", help=f"extra arguments for bench_{name}.py (one string)")
     parser.add_argument("--json", type=Path, default=None, help="write all results (and machine, commands) here")
     args = parser.parse_args(argv)
-    console = Console(width=160) if not sys.stdout.isatty() else Console()
+    console = make_console()
     device = default_device()
     machine = machine_info(device)
     console.print(machine_line(machine))
