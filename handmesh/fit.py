@@ -5,17 +5,34 @@ A LightningCLI over `HandMeshModule` and `FreiHANDDataModule`. Every Lightning t
 looked up in the repository's `configs/` folder. `--ckpt_path last` resumes the last checkpoint.
 After training, `--report true` evaluates the best checkpoint on the test split and writes
 `pred.zip`, `scores.json` and overlay PNGs into the run folder.
+
+Reliability (docs/RELIABILITY.md), in every run whatever the config: checkpoints are written atomically
+(`AtomicCheckpointIO`); `--ckpt_path last` finds the newest `last.ckpt` of the run folder, in any logger
+version, and keeps logging there; SIGTERM/SIGUSR1 save `last.ckpt` and exit with 128 + the signal
+number (`preemption`); non-finite steps are skipped and too many in a row stop the run with exit status
+1 (`nonfinite_guard`); every training epoch is seeded from (seed, epoch), so a resumed run repeats an
+uninterrupted one.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
+from jsonargparse import Namespace
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning import Trainer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from handmesh.checkpoint_io import AtomicCheckpointIO
 from handmesh.data.datamodule import FreiHANDDataModule
+from handmesh.guards import NonFiniteGuard, NonFiniteTrainingError
 from handmesh.lightning_module import HandMeshModule
+from handmesh.preemption import PreemptionCheckpoint
+from handmesh.resume import RunLayout, find_last_checkpoint
+from handmesh.seeding import EpochSeeding
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -39,24 +56,94 @@ def resolve_config_args(argv: list[str]) -> list[str]:
     return out
 
 
+def _init_args(component: Any) -> Namespace | None:
+    """The `init_args` of a `class_path`/`init_args` config entry (None: not such an entry)."""
+    return getattr(component, "init_args", None) if isinstance(component, Namespace) else None
+
+
+def run_layout(trainer_config: Namespace) -> RunLayout:
+    """Where this trainer configuration puts its checkpoints (read from the config, before anything is built)."""
+    root = Path(trainer_config.get("default_root_dir") or ".")
+    logger = trainer_config.get("logger")
+    logger = logger[0] if isinstance(logger, list) and logger else logger
+    logger_dir = None
+    if logger is True or logger is None:  # Lightning's default TensorBoard logger
+        logger_dir = root / "lightning_logs"
+    elif (args := _init_args(logger)) is not None and args.get("save_dir"):
+        name = args.get("name", "lightning_logs")
+        logger_dir = Path(args.save_dir) / name if name else Path(args.save_dir)
+    dirs = []
+    for callback in trainer_config.get("callbacks") or []:
+        args = _init_args(callback)
+        if args is not None and "ModelCheckpoint" in str(callback.class_path) and args.get("dirpath"):
+            dirs.append(Path(args.dirpath))
+    return RunLayout(root, logger_dir, tuple(dirs))
+
+
+def resolve_last(config: Namespace) -> Path | None:
+    """Turn `ckpt_path: last` into the newest `last.ckpt` of the run folder, and log into its version folder.
+
+    Returns the checkpoint (None: there is none yet; Lightning then starts from scratch with a warning).
+    """
+    layout = run_layout(config.trainer)
+    last = find_last_checkpoint(layout.candidate_folders())
+    if last is None:
+        return None
+    config.ckpt_path = str(last)
+    version = layout.version_of(last)
+    logger = config.trainer.get("logger")
+    logger = logger[0] if isinstance(logger, list) and logger else logger
+    args = _init_args(logger)
+    if version is not None and args is not None and "version" in args and args.version is None:
+        args.version = version
+    return last
+
+
+def use_atomic_checkpoints(trainer: Trainer) -> None:
+    """Make the trainer write checkpoints with `AtomicCheckpointIO` (unless a custom IO plugin was configured)."""
+    if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+        trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+
+
 class HandMeshCLI(LightningCLI):
-    """LightningCLI with `--ckpt_path` (resume) and `--report` (evaluate and write outputs)."""
+    """LightningCLI with `--ckpt_path` (resume), `--report` (evaluate and write outputs) and the reliability parts.
+
+    Always there, configurable under their own keys: `nonfinite_guard` (`NonFiniteGuard`) and `preemption`
+    (`PreemptionCheckpoint`); always there: `EpochSeeding` and `AtomicCheckpointIO`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("trainer_defaults", {"callbacks": [EpochSeeding()]})
+        super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume, or 'last'")
         parser.add_argument("--report", type=bool, default=True, help="after fit: test, pred.zip, scores, overlays")
         parser.add_argument("--report_overlays", type=int, default=8, help="number of overlay images")
         parser.add_argument("--report_baseline", type=bool, default=True, help="also score the mean-hand baseline")
+        parser.add_lightning_class_args(NonFiniteGuard, "nonfinite_guard")
+        parser.add_lightning_class_args(PreemptionCheckpoint, "preemption")
+
+    def before_instantiate_classes(self) -> None:
+        """Resolve `--ckpt_path last` across logger versions (Lightning only looks in a new, empty one)."""
+        if self.config.get("ckpt_path") == "last":
+            resolve_last(self.config)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """The configured trainer, writing checkpoints atomically."""
+        trainer = super().instantiate_trainer(**kwargs)
+        use_atomic_checkpoints(trainer)
+        return trainer
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of `python -m handmesh.fit`."""
+def build_cli(argv: list[str] | None = None) -> HandMeshCLI:
+    """Parse the arguments (None: the command line) and build model, data and trainer, without running."""
     if argv is None:  # from the command line: LightningCLI reads sys.argv (with the config name resolved)
         sys.argv[1:] = resolve_config_args(sys.argv[1:])
         args = None
     else:
         args = resolve_config_args(argv)
-    cli = HandMeshCLI(
+    return HandMeshCLI(
         HandMeshModule,
         FreiHANDDataModule,
         run=False,
@@ -65,8 +152,19 @@ def main(argv: list[str] | None = None) -> None:
         seed_everything_default=42,
         auto_configure_optimizers=False,
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m handmesh.fit`."""
+    cli = build_cli(argv)
     cfg = cli.config
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cfg.ckpt_path)
+    try:
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cfg.ckpt_path)
+    except SIGTERMException:  # preempted: `last.ckpt` is saved (PreemptionCheckpoint said where); no report
+        stop = next(cb for cb in cli.trainer.callbacks if isinstance(cb, PreemptionCheckpoint))
+        sys.exit(stop.exit_code)
+    except NonFiniteTrainingError as e:
+        sys.exit(f"handmesh.fit: {e}")
     if cfg.report:
         from handmesh.report import run_report
 

@@ -33,11 +33,17 @@ def camera_features(cam: Tensor) -> Tensor:
     return torch.cat([s.log(), s * cam[:, 1:]], dim=-1)
 
 
+def _finite(x: Tensor) -> Tensor:
+    return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def aligned_keypoints_loss(pred: Tensor, gt: Tensor) -> Tensor:
     """MSE between keypoints (B, 21, 3) after aligning the prediction to the ground truth by the similarity
     transform of the evaluation (PA-MPJPE's alignment). The transform is fitted to the detached prediction
-    and held fixed, so the gradient carries the articulation error only (no SVD backward)."""
-    transform = procrustes_transform(pred.detach(), gt)
+    and held fixed, so the gradient carries the articulation error only (no SVD backward). Non-finite
+    values are zeroed for the fit only (the SVD would raise); the loss itself stays NaN/Inf then, for
+    the training guard (handmesh.guards) to see and skip."""
+    transform = procrustes_transform(_finite(pred.detach()), _finite(gt))
     return F.mse_loss(transform.apply(pred).to(pred.dtype), gt)
 
 
