@@ -160,21 +160,21 @@ def main(argv: list[str] | None = None) -> None:
     cfg = cli.config
     try:
         cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cfg.ckpt_path)
+        if cfg.report:
+            from handmesh.report import run_report
+
+            run_report(
+                cli.trainer,
+                cli.model,
+                cli.datamodule,
+                overlays=cfg.report_overlays,
+                baseline=cfg.report_baseline,
+            )
     except SIGTERMException:  # preempted: `last.ckpt` is saved (PreemptionCheckpoint said where); no report
         stop = next(cb for cb in cli.trainer.callbacks if isinstance(cb, PreemptionCheckpoint))
         sys.exit(stop.exit_code)
     except NonFiniteTrainingError as e:
         sys.exit(f"handmesh.fit: {e}")
-    if cfg.report:
-        from handmesh.report import run_report
-
-        run_report(
-            cli.trainer,
-            cli.model,
-            cli.datamodule,
-            overlays=cfg.report_overlays,
-            baseline=cfg.report_baseline,
-        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
@@ -112,8 +113,8 @@ class PreemptionCheckpoint(pl.Callback):
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         """On Lightning's SIGTERM stop: save `last.ckpt` (all ranks take part), then requeue if asked."""
-        if not isinstance(exception, SIGTERMException):
-            return
+        if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING:
+            return  # (a SIGTERM while testing, e.g. in the report, just ends the process)
         if self.signum is None:
             self.signum = signal.SIGTERM
         where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"

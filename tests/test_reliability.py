@@ -71,9 +71,9 @@ class Run:
     def start(self) -> Run:
         log = open(self.folder / self.log_name, "w")  # noqa: SIM115 (the child process writes it)
         cmd = [sys.executable, "-m", "handmesh.fit", "--config", str(self.config), *self.args]
-        self.proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
-        )
+        # One thread each: three runs share the machine (and the same setting for all keeps them comparable).
+        env = {**os.environ, "OMP_NUM_THREADS": "1", **self.env}
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         return self
 
