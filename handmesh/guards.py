@@ -56,7 +56,7 @@ class NonFiniteGuard(pl.Callback):
             raise ValueError(f"max_consecutive must be at least 1 or None, got {max_consecutive}")
         self.max_consecutive = max_consecutive
         self.restore_buffers = restore_buffers
-        self.skipped = 0  # skipped steps in this fit
+        self.skipped = 0  # skipped steps in this run (kept in checkpoints: counts across resumes)
         self.consecutive = 0  # skipped steps since the last good one
         self._loss: Tensor | None = None
         self._saved_buffers: list[Tensor] = []
@@ -66,9 +66,11 @@ class NonFiniteGuard(pl.Callback):
         self.skipped, self.consecutive, self._saved_buffers = 0, 0, []
 
     def state_dict(self) -> dict[str, int]:
+        """The counters, saved in checkpoints."""
         return {"skipped": self.skipped, "consecutive": self.consecutive}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Restore the counters from a checkpoint."""
         self.skipped = int(state_dict.get("skipped", 0))
         self.consecutive = int(state_dict.get("consecutive", 0))
 
@@ -94,6 +96,7 @@ class NonFiniteGuard(pl.Callback):
             torch._foreach_copy_(self._saved_buffers, buffers)
 
     def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor) -> None:
+        """Keep the loss (a device tensor: no sync) for the check before the optimizer step."""
         self._loss = loss.detach()
 
     def on_before_optimizer_step(

@@ -101,6 +101,9 @@ class PreemptionCheckpoint(pl.Callback):
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Give SIGUSR1 back."""
+        self._restore_sigusr1()
+
+    def _restore_sigusr1(self) -> None:
         if self._previous_sigusr1 is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGUSR1, self._previous_sigusr1)
             self._previous_sigusr1 = None
@@ -113,17 +116,22 @@ class PreemptionCheckpoint(pl.Callback):
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         """On Lightning's SIGTERM stop: save `last.ckpt` (all ranks take part), then requeue if asked."""
-        if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING:
-            return  # (a SIGTERM while testing, e.g. in the report, just ends the process)
+        try:
+            if isinstance(exception, SIGTERMException) and trainer.state.fn == TrainerFn.FITTING:
+                self._save_and_requeue(trainer)
+        finally:
+            self._restore_sigusr1()  # (Lightning calls no teardown hooks after an exception)
+
+    def _save_and_requeue(self, trainer: pl.Trainer) -> None:
         if self.signum is None:
             self.signum = signal.SIGTERM
-        where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
         if not self._training:
             _say(f"received {self.signal_name} before training started; nothing to save, stopping.")
             return
         path = last_checkpoint_path(trainer)
         trainer.save_checkpoint(path, weights_only=False)  # the full training state: resumable
         self.checkpoint = path
+        where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
         _say(f"received {self.signal_name}: saved {path} ({where}) and stopping. Resume with `--ckpt_path last`.")
         job = slurm_job_id()
         if self.requeue and self.signum == getattr(signal, "SIGUSR1", None) and job and trainer.is_global_zero:

@@ -84,6 +84,7 @@ class EpochSeeding(pl.Callback):
         self._run_seed: int | None = seed
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Take the run's seed (`seed_everything` sets `PL_GLOBAL_SEED`)."""
         if self.seed is None:
             self._run_seed = int(os.environ.get("PL_GLOBAL_SEED", torch.initial_seed()))
 
