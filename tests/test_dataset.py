@@ -213,6 +213,7 @@ def test_datamodule_loaders(synthetic_root: Path, tmp_path: Path, workers: int) 
     dm.setup("fit")
     train = dm.train_dataloader()
     assert train.persistent_workers == (workers > 0)
+    assert train.prefetch_factor == (dm.prefetch_factor if workers else None)
     batches = list(train)
     assert len(batches) == (4 * TRAIN) // 4
     b = batches[0]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from synthetic_set import synthetic_root  # noqa: F401 (fixture)
 from torch import nn
 
 from handmesh.lightning_module import HandMeshModule
@@ -70,3 +71,41 @@ def test_optimizer_is_adam_with_the_step_schedule(standin_path: Path) -> None:
         opt.step()
         sched.step()
     assert lrs == pytest.approx([3e-4, 3e-4, 1.5e-4, 1.5e-4, 7.5e-5])
+
+
+def test_bf16_mixed_precision_runs_the_encoder_in_bf16_and_the_geometry_in_float32(standin_path: Path) -> None:
+    module = _module(standin_path)
+    seen: dict[str, torch.dtype] = {}
+
+    def record(name: str, attribute: str | None = None):  # a forward hook that records an output's dtype
+        def hook(module: nn.Module, inputs: object, out: object) -> None:
+            seen.setdefault(name, (getattr(out, attribute) if attribute else out).dtype)
+
+        return hook
+
+    module.net.encoder.register_forward_hook(record("features"))
+    module.net.hand_model.register_forward_hook(record("vertices", "vertices"))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # what Lightning's precision="bf16-mixed" does on a CPU
+        pred = module.forward_step(_batch())
+    assert seen == {"features": torch.bfloat16, "vertices": torch.float32}
+    assert pred.vertices.dtype == torch.float32 and torch.isfinite(pred.vertices).all()
+    with torch.no_grad():
+        plain = module.forward_step(_batch())
+    assert (pred.vertices - plain.vertices).abs().max() < 5e-3  # bf16 encoder: close, not equal
+
+
+def test_trainer_steps_in_bf16_mixed_precision(standin_path: Path, synthetic_root: Path) -> None:  # noqa: F811
+    import pytorch_lightning as pl
+
+    from handmesh.data.datamodule import FreiHANDDataModule
+
+    module = _module(standin_path)
+    before = [p.detach().clone() for p in module.parameters()]
+    data = FreiHANDDataModule(str(synthetic_root), input_size=SIZE, batch_size=4, num_workers=0, val_limit=2)
+    trainer = pl.Trainer(accelerator="cpu", precision="bf16-mixed", max_epochs=1, limit_train_batches=2, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(module, datamodule=data)
+    assert trainer.global_step == 2
+    assert all(p.dtype == torch.float32 for p in module.parameters())  # master weights stay float32
+    assert any(not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+    assert torch.isfinite(trainer.callback_metrics["val/pa_mpjpe_mm"])

@@ -27,6 +27,7 @@ class FreiHANDDataModule(pl.LightningDataModule):
         num_workers: DataLoader worker processes.
         pin_memory: pin host memory (only used when CUDA is available).
         persistent_workers: keep workers alive between epochs (only when num_workers > 0).
+        prefetch_factor: batches each worker loads ahead (only when num_workers > 0).
         versions: training versions ("gs", "hom", "sample", "auto").
         augment: training augmentation (None: none); val/test/predict are never augmented.
         val_split, test_split: "evaluation" or "training".
@@ -49,6 +50,7 @@ class FreiHANDDataModule(pl.LightningDataModule):
         num_workers: int = 4,
         pin_memory: bool = True,
         persistent_workers: bool = True,
+        prefetch_factor: int = 2,
         versions: list[str] | tuple[str, ...] = FREIHAND_VERSIONS,
         augment: AugmentConfig | None = DEFAULT_AUGMENT,
         val_split: str = "evaluation",
@@ -70,6 +72,7 @@ class FreiHANDDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
         self.versions = tuple(versions)
         self.augment = augment
         self.val_split, self.test_split, self.val_limit = val_split, test_split, val_limit
@@ -137,6 +140,7 @@ class FreiHANDDataModule(pl.LightningDataModule):
             num_workers=workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers and workers > 0,
+            prefetch_factor=self.prefetch_factor if workers > 0 else None,
         )
 
     def train_dataloader(self) -> DataLoader:

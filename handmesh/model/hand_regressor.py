@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 
 from handmesh.geometry.camera import weak_perspective_project, weak_perspective_to_translation
@@ -29,6 +30,9 @@ class Prediction(NamedTuple):
 class HandRegressor(nn.Module):
     """Encoder + head + MANO; `forward(images, K)` gives a `Prediction`.
 
+    Under mixed precision only the encoder runs in bf16/fp16: the head, the hand model and the camera
+    run in float32 (autocast off), so the 6D rotations, blend shapes and skinning keep full precision.
+
     Args:
         encoder: backbone returning pooled features (B, C).
         head: the MANO/camera regressor.
@@ -45,7 +49,13 @@ class HandRegressor(nn.Module):
 
     def forward(self, images: Tensor, K: Tensor) -> Prediction:
         """images (B, 3, S, S) normalised; K (B, 3, 3) intrinsics of the input."""
-        params = self.head(self.encoder(images))
+        features = self.encoder(images)  # (B, C), bf16/fp16 under autocast
+        with torch.autocast(images.device.type, enabled=False):
+            low = features.dtype in (torch.float16, torch.bfloat16)
+            return self._geometry(features.float() if low else features, K)
+
+    def _geometry(self, features: Tensor, K: Tensor) -> Prediction:
+        params = self.head(features)
         out = self.hand_model(params.rotmats[:, 0], params.rotmats[:, 1:], params.betas)
         root = out.keypoints[:, ROOT_KEYPOINT : ROOT_KEYPOINT + 1]  # (B, 1, 3)
         keypoints_rel, vertices_rel = out.keypoints - root, out.vertices - root
