@@ -39,18 +39,18 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     Row,
+    add_model_arguments,
     default_device,
     fmt,
     machine_info,
     machine_line,
-    make_console,
     make_table,
     mano_path,
     percentile,
     rows_table,
+    run_main,
     time_calls,
     time_loop,
-    write_json,
 )
 
 from handmesh.export import example_inputs, export_onnx  # noqa: E402
@@ -279,22 +279,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend (aot_eager: no codegen)")
     parser.add_argument("--channels-last", action="store_true", help="channels-last encoder (PyTorch paths)")
-    parser.add_argument("--device", default=default_device())
-    parser.add_argument("--threads", type=int, default=0, help="torch and ONNX Runtime CPU threads (0: defaults)")
-    parser.add_argument("--mano", default=None, help="MANO file (default: data/mano/MANO_RIGHT.pkl or the stand-in)")
     parser.add_argument("--verbose", action="store_true", help="also print every number as a row")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    add_model_arguments(parser, "torch and ONNX Runtime CPU threads (0: defaults)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
     """Run the benchmark, print the table, optionally write JSON."""
-    args = parse_args(argv)
-    console = make_console()
-    rows, machine = run(args, console)
-    if args.json is not None:
-        write_json(args.json, "inference", rows, machine, options=vars(args) | {"json": str(args.json)})
-    return rows
+    return run_main("inference", parse_args(argv), run)
 
 
 if __name__ == "__main__":

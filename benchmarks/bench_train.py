@@ -33,16 +33,16 @@ from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     Row,
+    add_model_arguments,
     default_device,
     machine_info,
     machine_line,
-    make_console,
     mano_path,
     peak_memory_mib,
     reset_peak_memory,
     rows_table,
+    run_main,
     time_loop,
-    write_json,
 )
 
 from handmesh.geometry.camera import pixels_to_normalized, project  # noqa: E402
@@ -275,23 +275,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto: the module's configure_optimizers (fused on a GPU)")  # fmt: skip
     parser.add_argument("--steps", type=int, default=20 if cuda else 5, help="timed steps per point")
     parser.add_argument("--warmup", type=int, default=5 if cuda else 2, help="untimed steps first (compilation too)")
-    parser.add_argument("--device", default=default_device())
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls/convolutions for fp32 (GPU)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
-    parser.add_argument("--mano", default=None, help="MANO file (default: data/mano/MANO_RIGHT.pkl or the stand-in)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    add_model_arguments(parser, "torch CPU threads (0: torch's default)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
-    """Run the benchmark, print a table, optionally write JSON."""
-    args = parse_args(argv)
-    console = make_console()
-    rows, machine = run(args, console)
-    if args.json is not None:
-        write_json(args.json, "train", rows, machine, options=vars(args) | {"json": str(args.json)})
-    return rows
+    """Run the benchmark, print the table, optionally write JSON."""
+    return run_main("train", parse_args(argv), run)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ result rows (printed as rich tables and written as JSON for `run_all.py`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -207,6 +208,24 @@ def write_json(path: str | Path, benchmark: str, rows: Sequence[Row], machine: d
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def run_main(
+    benchmark: str, args: argparse.Namespace, run: Callable[[argparse.Namespace, Console], tuple[list[Row], dict]]
+) -> list[Row]:
+    """Run a model benchmark (`run(args, console)` prints its tables), write JSON when `--json` is given."""
+    rows, machine = run(args, make_console())
+    if args.json is not None:
+        write_json(args.json, benchmark, rows, machine, options=vars(args) | {"json": str(args.json)})
+    return rows
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, threads_help: str) -> None:
+    """The device, threads, MANO file and JSON options of the model benchmarks."""
+    parser.add_argument("--device", default=default_device())
+    parser.add_argument("--threads", type=int, default=0, help=threads_help)
+    parser.add_argument("--mano", default=None, help="MANO file (default: data/mano/MANO_RIGHT.pkl or the stand-in)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
 
 
 def read_json(path: str | Path) -> dict[str, Any]:

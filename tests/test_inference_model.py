@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -77,8 +76,6 @@ def test_compiled_aot_eager_and_channels_last_match(net, inputs, eager_vertices)
     torch.testing.assert_close(out.vertices, eager_vertices, atol=1e-4, rtol=0)
 
 
-@pytest.mark.skipif(os.environ.get("HANDMESH_TEST_INDUCTOR") != "1", reason="inductor C++ codegen takes minutes on a "
-                    "small CPU; set HANDMESH_TEST_INDUCTOR=1")  # fmt: skip
 def test_compiled_inductor_matches(net, inputs, eager_vertices) -> None:
     model = prepare_for_inference(net, compile=True)
     with torch.no_grad():
