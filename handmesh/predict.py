@@ -27,6 +27,7 @@ from handmesh.inference import predict_arrays
 from handmesh.lightning_module import HandMeshModule
 from handmesh.mano.file import MANOFileError
 from handmesh.mesh_io import save_mesh
+from handmesh.model.inference_model import prepare_for_inference
 from handmesh.submission import SubmissionError, atomic_write, write_submission
 
 
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the reparameterised network")
     args = ap.parse_args(argv)
 
     ckpt, data, out = Path(args.ckpt), Path(args.data), Path(args.out)
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         freihand = _is_freihand_root(data)
         dataset = FreiHANDDataset(data, args.split, input_size=size) if freihand else ImageFolderDataset(data, size)
         loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
-        pred = predict_arrays(module.net, loader, device=args.device)  # bad images raise here, before any output
+        net = prepare_for_inference(module.net, compile=args.compile, device=args.device)  # reparameterised copy
+        pred = predict_arrays(net, loader, device=args.device)  # bad images raise here, before any output
         out.mkdir(parents=True, exist_ok=True)
         if freihand:
             written = write_submission(out / "pred.zip", pred["keypoints"], pred["vertices"], len(dataset))

@@ -19,6 +19,7 @@ from handmesh.data.layout import json_path
 from handmesh.inference import predict_arrays
 from handmesh.lightning_module import HandMeshModule
 from handmesh.metrics.freihand import freihand_scores
+from handmesh.model.inference_model import prepare_for_inference
 from handmesh.submission import write_submission
 
 PAPER_KEYS = ("pa_mpjpe_mm", "pa_mpvpe_mm", "f5", "f15", "mpjpe_mm", "mpvpe_mm")
@@ -56,7 +57,7 @@ def run_report(
     dataset = datamodule.dataset(datamodule.test_split)
     loader = torch.utils.data.DataLoader(dataset, batch_size=datamodule.eval_batch_size, num_workers=0)
     device = model.device if model.device.type != "meta" else torch.device("cpu")
-    pred = predict_arrays(model.net, loader, device=device)
+    pred = predict_arrays(prepare_for_inference(model.net, device=device), loader, device=device)
     model.cpu()
     files = {"submission": write_submission(out / "pred.zip", pred["keypoints"], pred["vertices"])}
 

@@ -267,6 +267,7 @@ def stub_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
     stub = SimpleNamespace(hparams=SimpleNamespace(input_size=224), net=torch.nn.Identity())
     monkeypatch.setattr(predict, "load_model", lambda ckpt, mano=None: stub)
+    monkeypatch.setattr(predict, "prepare_for_inference", lambda net, **kwargs: net)
 
 
 def _predict(tmp_path: Path, data: Path, *extra: str) -> int:

@@ -11,37 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from synthetic_set import EVAL, synthetic_root  # noqa: F401 (fixture)
+from tiny_config import tiny_config
 
 from handmesh.fit import CONFIG_DIR, resolve_config_args
 from handmesh.metrics.freihand import freihand_scores
 
 REPO = Path(__file__).resolve().parents[1]
-SIZE = 64
-
-
-def _tiny_config(tmp_path: Path, root: Path, mano: Path) -> Path:
-    """demo.yaml, shrunk: same sections and callbacks, tiny model, a few steps."""
-    cfg = yaml.safe_load((CONFIG_DIR / "demo.yaml").read_text())
-    cfg["trainer"].update(
-        default_root_dir=str(tmp_path / "run"), max_epochs=2, max_time=None, limit_train_batches=2,
-        log_every_n_steps=1, enable_model_summary=False,
-    )  # fmt: skip
-    cfg["trainer"]["logger"]["init_args"]["save_dir"] = str(tmp_path / "run")
-    cfg["model"].update(mano_path=str(mano), input_size=SIZE, head_hidden=64)
-    cfg["data"].update(root=str(root), input_size=SIZE, batch_size=4, num_workers=0, synthetic=None)
-    cfg["report_overlays"] = 2
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path, standin_path: Path) -> Path:  # noqa: F811
     """Run the CLI once in a subprocess (as a user would); return the run folder."""
     tmp = tmp_path_factory.mktemp("fit")
-    config = _tiny_config(tmp, synthetic_root, standin_path)
+    config = tiny_config(tmp, synthetic_root, standin_path)
     proc = subprocess.run(
         [sys.executable, "-m", "handmesh.fit", "--config", str(config)],
         cwd=REPO, capture_output=True, text=True, timeout=600,
@@ -118,4 +101,3 @@ def test_resume_from_last_checkpoint_continues_training(fitted: Path, synthetic_
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     resumed = torch.load(next(tmp_path.glob("tb/version_*/checkpoints/last.ckpt")), weights_only=False)
     assert resumed["epoch"] == 2 and resumed["global_step"] == 6  # one more epoch of 2 steps, not 3 from scratch
-

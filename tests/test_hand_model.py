@@ -46,9 +46,7 @@ def test_keypoints_follow_freihand_rule_not_smplx_joints(hand_model: HandModel, 
     data = load_mano_file(standin_path)
     verts = out.vertices.numpy()
     j16 = np.einsum("jv,bvc->bjc", data["J_regressor"], verts)
-    expected = np.concatenate([j16, verts[:, list(FREIHAND_TIP_VERTEX_IDS)]], axis=1)[
-        :, list(FREIHAND_KEYPOINT_ORDER)
-    ]
+    expected = np.concatenate([j16, verts[:, list(FREIHAND_TIP_VERTEX_IDS)]], axis=1)[:, list(FREIHAND_KEYPOINT_ORDER)]
     np.testing.assert_allclose(out.keypoints.numpy(), expected, atol=1e-12)
     # The kinematic joints (what smplx returns) differ from J_regressor on the posed mesh.
     kin = out.joints.numpy()[:, [0, 13, 14, 15, 1, 2, 3, 4, 5, 6, 10, 11, 12, 7, 8, 9]]

@@ -120,9 +120,11 @@ def test_whole_table_equals_the_loop_reference() -> None:
 def test_nearest_neighbour_search_equals_brute_force() -> None:
     rng = np.random.default_rng(5)
     gt = torch.from_numpy(rng.normal(size=(5, 300, 3)) * 0.02)
-    for pred in (gt + torch.from_numpy(rng.normal(size=gt.shape) * 0.006),  # same count: correspondence shortcut
-                 torch.from_numpy(rng.normal(size=(5, 123, 3)) * 0.02),  # different count
-                 gt + 0.5):  # nothing close
+    for pred in (
+        gt + torch.from_numpy(rng.normal(size=gt.shape) * 0.006),  # same count: correspondence shortcut
+        torch.from_numpy(rng.normal(size=(5, 123, 3)) * 0.02),  # different count
+        gt + 0.5,
+    ):  # nothing close
         found_gt, found_pred = nearest_within(gt, pred, (0.005, 0.015, 0.001))
         d = torch.sqrt(((gt[:, :, None] - pred[:, None]) ** 2).sum(-1))  # (B, N, M)
         for k, t in enumerate((0.005, 0.015, 0.001)):

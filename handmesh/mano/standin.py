@@ -297,8 +297,17 @@ class _HandSurface:
         j = self.spec["joints"]
         # Thenar eminence and hypothenar pad on the palmar side.
         thenar_r = 0.0135 + self.spec["thenar"]
-        palm = _smin(palm, _sd_capsule(p, j[0] + [-0.006, -0.009, 0.011], j[13] + [-0.002, -0.001, -0.004],
-                                       0.011 + self.spec["thenar"], thenar_r), 0.012)
+        palm = _smin(
+            palm,
+            _sd_capsule(
+                p,
+                j[0] + [-0.006, -0.009, 0.011],
+                j[13] + [-0.002, -0.001, -0.004],
+                0.011 + self.spec["thenar"],
+                thenar_r,
+            ),
+            0.012,
+        )
         hypo_a = j[0] + [-0.012, -0.008, -0.025]
         hypo_b = j[7] + [0.020, -0.003, 0.004]
         palm = _smin(palm, _sd_capsule(p, hypo_a, hypo_b, 0.0105, 0.0095), 0.010)

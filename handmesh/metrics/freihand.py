@@ -58,6 +58,7 @@ NUM_KEYPOINTS, NUM_VERTICES = 21, 778
 
 ArrayLike = Tensor | np.ndarray
 
+
 def auc_thresholds() -> np.ndarray:
     """The official AUC thresholds `np.linspace(0.0, 0.05, 100)` (metres, float64)."""
     return np.linspace(AUC_MIN, AUC_MAX, AUC_STEPS)
@@ -210,7 +211,13 @@ def _min_dist_within(
 
 
 def _leaf_pairs_min(
-    a: Tensor, b: Tensor, r2_a: Tensor, r2_b: Tensor, leaves_a: Tensor, leaves_b: Tensor, min_a: Tensor,
+    a: Tensor,
+    b: Tensor,
+    r2_a: Tensor,
+    r2_b: Tensor,
+    leaves_a: Tensor,
+    leaves_b: Tensor,
+    min_a: Tensor,
     min_b: Tensor,
 ) -> None:
     """`_min_dist_within` on one chunk of samples: points a (B, N, 3), b (B, M, 3), squared radii (B, N), (B, M);

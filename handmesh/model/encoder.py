@@ -63,4 +63,3 @@ def reparameterize(module: nn.Module) -> nn.Module:
     Returns a copy; the training-time module is untouched.
     """
     return reparameterize_model(module, inplace=False)
-
