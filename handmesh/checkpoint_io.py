@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning import Trainer
 
 TEMP_SUFFIX = ".tmp"
 
@@ -86,3 +87,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return
         text = os.fspath(path)
         atomic_torch_save(checkpoint, text.removeprefix("file://"))
+
+
+def use_atomic_checkpoints(trainer: Trainer) -> None:
+    """Make the trainer write checkpoints with `AtomicCheckpointIO` (unless a custom IO plugin was configured)."""
+    if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+        trainer.strategy.checkpoint_io = AtomicCheckpointIO()

@@ -20,18 +20,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jsonargparse import Namespace
-from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning import Trainer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from handmesh.checkpoint_io import AtomicCheckpointIO
+from handmesh.checkpoint_io import use_atomic_checkpoints
 from handmesh.data.datamodule import FreiHANDDataModule
 from handmesh.guards import NonFiniteGuard, NonFiniteTrainingError
 from handmesh.lightning_module import HandMeshModule
 from handmesh.preemption import PreemptionCheckpoint
-from handmesh.resume import RunLayout, find_last_checkpoint
+from handmesh.resume import resolve_last
 from handmesh.seeding import EpochSeeding
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -54,55 +52,6 @@ def resolve_config_args(argv: list[str]) -> list[str]:
         if candidate.is_file():
             out[i] = prefix + str(candidate)
     return out
-
-
-def _init_args(component: Any) -> Namespace | None:
-    """The `init_args` of a `class_path`/`init_args` config entry (None: not such an entry)."""
-    return getattr(component, "init_args", None) if isinstance(component, Namespace) else None
-
-
-def run_layout(trainer_config: Namespace) -> RunLayout:
-    """Where this trainer configuration puts its checkpoints (read from the config, before anything is built)."""
-    root = Path(trainer_config.get("default_root_dir") or ".")
-    logger = trainer_config.get("logger")
-    logger = logger[0] if isinstance(logger, list) and logger else logger
-    logger_dir = None
-    if logger is True or logger is None:  # Lightning's default TensorBoard logger
-        logger_dir = root / "lightning_logs"
-    elif (args := _init_args(logger)) is not None and args.get("save_dir"):
-        name = args.get("name", "lightning_logs")
-        logger_dir = Path(args.save_dir) / name if name else Path(args.save_dir)
-    dirs = []
-    for callback in trainer_config.get("callbacks") or []:
-        args = _init_args(callback)
-        if args is not None and "ModelCheckpoint" in str(callback.class_path) and args.get("dirpath"):
-            dirs.append(Path(args.dirpath))
-    return RunLayout(root, logger_dir, tuple(dirs))
-
-
-def resolve_last(config: Namespace) -> Path | None:
-    """Turn `ckpt_path: last` into the newest `last.ckpt` of the run folder, and log into its version folder.
-
-    Returns the checkpoint (None: there is none yet; Lightning then starts from scratch with a warning).
-    """
-    layout = run_layout(config.trainer)
-    last = find_last_checkpoint(layout.candidate_folders())
-    if last is None:
-        return None
-    config.ckpt_path = str(last)
-    version = layout.version_of(last)
-    logger = config.trainer.get("logger")
-    logger = logger[0] if isinstance(logger, list) and logger else logger
-    args = _init_args(logger)
-    if version is not None and args is not None and "version" in args and args.version is None:
-        args.version = version
-    return last
-
-
-def use_atomic_checkpoints(trainer: Trainer) -> None:
-    """Make the trainer write checkpoints with `AtomicCheckpointIO` (unless a custom IO plugin was configured)."""
-    if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
-        trainer.strategy.checkpoint_io = AtomicCheckpointIO()
 
 
 class HandMeshCLI(LightningCLI):

@@ -13,6 +13,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from jsonargparse import Namespace
 
 # Lightning's name for "last" checkpoints: last.ckpt, and last-v1.ckpt, ... when names collide.
 _LAST_NAME = re.compile(r"last(-v?\d+)?\.ckpt")
@@ -60,3 +63,46 @@ class RunLayout:
         if folder.name == "checkpoints" and folder.parent.parent == self.logger_dir:
             return folder.parent.name
         return None
+
+
+def _init_args(component: Any) -> Namespace | None:
+    """The `init_args` of a `class_path`/`init_args` config entry (None: not such an entry)."""
+    return getattr(component, "init_args", None) if isinstance(component, Namespace) else None
+
+
+def run_layout(trainer_config: Namespace) -> RunLayout:
+    """Where this trainer configuration puts its checkpoints (read from the config, before anything is built)."""
+    root = Path(trainer_config.get("default_root_dir") or ".")
+    logger = trainer_config.get("logger")
+    logger = logger[0] if isinstance(logger, list) and logger else logger
+    logger_dir = None
+    if logger is True or logger is None:  # Lightning's default TensorBoard logger
+        logger_dir = root / "lightning_logs"
+    elif (args := _init_args(logger)) is not None and args.get("save_dir"):
+        name = args.get("name", "lightning_logs")
+        logger_dir = Path(args.save_dir) / name if name else Path(args.save_dir)
+    dirs = []
+    for callback in trainer_config.get("callbacks") or []:
+        args = _init_args(callback)
+        if args is not None and "ModelCheckpoint" in str(callback.class_path) and args.get("dirpath"):
+            dirs.append(Path(args.dirpath))
+    return RunLayout(root, logger_dir, tuple(dirs))
+
+
+def resolve_last(config: Namespace) -> Path | None:
+    """Turn `ckpt_path: last` into the newest `last.ckpt` of the run folder, and log into its version folder.
+
+    Returns the checkpoint (None: there is none yet; Lightning then starts from scratch with a warning).
+    """
+    layout = run_layout(config.trainer)
+    last = find_last_checkpoint(layout.candidate_folders())
+    if last is None:
+        return None
+    config.ckpt_path = str(last)
+    version = layout.version_of(last)
+    logger = config.trainer.get("logger")
+    logger = logger[0] if isinstance(logger, list) and logger else logger
+    args = _init_args(logger)
+    if version is not None and args is not None and "version" in args and args.version is None:
+        args.version = version
+    return last

@@ -31,9 +31,10 @@ from synthetic_set import synthetic_root  # noqa: F401 (fixture)
 from tiny_config import tiny_config
 
 from handmesh.checkpoint_io import AtomicCheckpointIO
-from handmesh.fit import CONFIG_DIR, build_cli, resolve_last
+from handmesh.fit import CONFIG_DIR, build_cli
 from handmesh.guards import NonFiniteGuard
 from handmesh.preemption import PreemptionCheckpoint
+from handmesh.resume import resolve_last
 from handmesh.seeding import EpochSeeding
 
 REPO = Path(__file__).resolve().parents[1]
