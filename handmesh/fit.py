@@ -26,8 +26,10 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from handmesh.checkpoint_io import use_atomic_checkpoints
 from handmesh.data.datamodule import FreiHANDDataModule
+from handmesh.data.errors import DataError, error_message
 from handmesh.guards import NonFiniteGuard, NonFiniteTrainingError
 from handmesh.lightning_module import HandMeshModule
+from handmesh.mano.file import MANOFileError
 from handmesh.preemption import PreemptionCheckpoint
 from handmesh.resume import resolve_last
 from handmesh.seeding import EpochSeeding
@@ -103,9 +105,8 @@ def build_cli(argv: list[str] | None = None) -> HandMeshCLI:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of `python -m handmesh.fit`."""
-    cli = build_cli(argv)
+def fit_and_report(cli: HandMeshCLI) -> None:
+    """Train (or resume), then, with `--report`, score and write the run's outputs."""
     cfg = cli.config
     try:
         cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cfg.ckpt_path)
@@ -124,6 +125,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(stop.exit_code)
     except NonFiniteTrainingError as e:
         sys.exit(f"handmesh.fit: {e}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m handmesh.fit`. Bad data or a bad MANO file: one line naming the file, exit 1."""
+    try:
+        fit_and_report(build_cli(argv))
+    except (DataError, MANOFileError) as e:
+        sys.exit(f"handmesh.fit: error: {error_message(e)}")
 
 
 if __name__ == "__main__":

@@ -439,3 +439,30 @@ def test_evaluate_cli_unwritable_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert evaluate_main(["--gt", str(root), "--pred", str(root / "pred.json"), "--json", str(out)]) == 1
     assert f"cannot write {out}" in capsys.readouterr().err
     assert (tmp_path / "blocker").read_text() == "a file where a folder should be"
+
+
+@pytest.mark.parametrize("bad", ["data", "mano"])
+def test_fit_cli_reports_bad_data_or_mano_file_in_one_line(
+    synthetic_root: Path,  # noqa: F811
+    standin_path: Path,
+    tmp_path: Path,
+    bad: str,
+) -> None:
+    import subprocess
+    import sys
+
+    from tiny_config import tiny_config
+
+    root, mano = copy_set(synthetic_root, tmp_path / "set"), standin_path
+    if bad == "data":
+        (root / "training_K.json").write_text("[[[1, 0, 0], [0, 1")  # a cut-off annotation file
+        named = "training_K.json"
+    else:
+        mano = tmp_path / "MANO_RIGHT.pkl"  # not there (and not a stand-in name, so nothing is made)
+        named = "MANO_RIGHT.pkl"
+    config = tiny_config(tmp_path, root, mano)
+    proc = subprocess.run([sys.executable, "-m", "handmesh.fit", "--config", str(config)], capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert proc.returncode == 1
+    assert "handmesh.fit: error:" in proc.stderr and named in proc.stderr and "Traceback" not in proc.stderr
+    assert not list((tmp_path / "run").glob("**/*.ckpt"))  # nothing trained, nothing written
