@@ -69,16 +69,18 @@ def hand_losses(
     gt_cam: Tensor,
     weights: LossWeights,
 ) -> dict[str, Tensor]:
-    """Each term and their weighted sum under "total". Metres for 3D, normalised units for 2D."""
-    terms = {
-        "vertices": F.l1_loss(pred_vertices_rel, gt_vertices_rel),
-        "keypoints3d": F.mse_loss(pred_keypoints_rel, gt_keypoints_rel),
-        "keypoints3d_aligned": aligned_keypoints_loss(pred_keypoints_rel, gt_keypoints_rel),
-        "keypoints2d": F.mse_loss(pred_keypoints2d, gt_keypoints2d),
-        "pose": F.mse_loss(pred_rotmats, gt_rotmats),
-        "betas": F.mse_loss(pred_betas, gt_betas),
-        "betas_prior": pred_betas.pow(2).mean(),
-        "camera": F.mse_loss(camera_features(pred_cam), camera_features(gt_cam)),
+    """The terms with a non-zero weight and their weighted sum under "total". Metres for 3D, normalised units
+    for 2D. A term weighted 0 is not computed (the Procrustes-aligned term runs an SVD per sample)."""
+    term_fns = {
+        "vertices": lambda: F.l1_loss(pred_vertices_rel, gt_vertices_rel),
+        "keypoints3d": lambda: F.mse_loss(pred_keypoints_rel, gt_keypoints_rel),
+        "keypoints3d_aligned": lambda: aligned_keypoints_loss(pred_keypoints_rel, gt_keypoints_rel),
+        "keypoints2d": lambda: F.mse_loss(pred_keypoints2d, gt_keypoints2d),
+        "pose": lambda: F.mse_loss(pred_rotmats, gt_rotmats),
+        "betas": lambda: F.mse_loss(pred_betas, gt_betas),
+        "betas_prior": lambda: pred_betas.pow(2).mean(),
+        "camera": lambda: F.mse_loss(camera_features(pred_cam), camera_features(gt_cam)),
     }
-    terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
+    terms = {name: fn() for name, fn in term_fns.items() if getattr(weights, name) != 0}
+    terms["total"] = sum((getattr(weights, name) * value for name, value in terms.items()), pred_betas.new_zeros(()))
     return terms

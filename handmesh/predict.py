@@ -23,10 +23,11 @@ from torch.utils.data import DataLoader
 from handmesh.data.errors import DataError, error_message
 from handmesh.data.freihand import FreiHANDDataset
 from handmesh.data.image_folder import ImageFolderDataset
+from handmesh.data.layout import json_path
 from handmesh.inference import predict_arrays
 from handmesh.lightning_module import HandMeshModule
 from handmesh.mano.file import MANOFileError
-from handmesh.mesh_io import save_mesh
+from handmesh.mesh_io import save_meshes
 from handmesh.model.inference_model import prepare_for_inference
 from handmesh.submission import SubmissionError, atomic_write, write_submission
 
@@ -56,7 +57,7 @@ def load_model(ckpt: str | Path, mano_path: str | None = None, map_location: str
 
 
 def _is_freihand_root(path: Path) -> bool:
-    return (path / "evaluation_K.json").is_file() or (path / "training_K.json").is_file()
+    return any(json_path(path, split, "K").is_file() for split in ("evaluation", "training"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {written} ({len(names)} images)")
     if args.meshes:
-        faces = module.hand_model.faces.cpu().numpy()
-        for name, verts in zip(names, pred["vertices"], strict=True):
-            save_mesh(out / "meshes" / f"{name}.obj", verts, faces)
+        save_meshes(out / "meshes", pred["vertices"], module.hand_model.faces.cpu().numpy(), names)
         print(f"wrote {len(names)} meshes to {out / 'meshes'}")
     return 0
 

@@ -18,11 +18,9 @@ from handmesh.data.json_cache import load_json_array
 from handmesh.data.layout import json_path
 from handmesh.inference import predict_arrays
 from handmesh.lightning_module import HandMeshModule
-from handmesh.metrics.freihand import freihand_scores
+from handmesh.metrics.freihand import PAPER_KEYS, freihand_scores
 from handmesh.model.inference_model import prepare_for_inference
-from handmesh.submission import write_submission
-
-PAPER_KEYS = ("pa_mpjpe_mm", "pa_mpvpe_mm", "f5", "f15", "mpjpe_mm", "mpvpe_mm")
+from handmesh.submission import atomic_write, write_submission
 
 
 def _best_weights(trainer: pl.Trainer, model: HandMeshModule) -> HandMeshModule:
@@ -31,12 +29,6 @@ def _best_weights(trainer: pl.Trainer, model: HandMeshModule) -> HandMeshModule:
         state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
         model.load_state_dict(state)
     return model
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
 
 
 def run_report(
@@ -72,7 +64,7 @@ def run_report(
             kp, verts = mean_hand(mano, K, model.hand_model, len(gt_xyz))
             scores["mean_hand_baseline"] = freihand_scores(kp.numpy(), verts.numpy(), gt_xyz, gt_verts)
         files["scores"] = out / "scores.json"
-        _write_json(files["scores"], scores)
+        atomic_write(files["scores"], json.dumps(scores, indent=2).encode())
         _print_scores(console, scores, model.hand_model.is_standin)
 
     if overlays > 0:

@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from handmesh.data.layout import image_id, json_path, rgb_path
-from handmesh.data.synthetic import MARKER, ensure_synthetic
+from handmesh.data.layout import SYNTHETIC_MARKER, image_id, json_path, rgb_path
+from handmesh.data.synthetic import ensure_synthetic
 from handmesh.mano.constants import FREIHAND_VERSIONS, KEYPOINT_PARENTS
 from handmesh.mano.file import load_mano_file
 from handmesh.mano.standin import ensure_standin
@@ -87,7 +87,8 @@ def main() -> None:
     faces = load_mano_file(args.mano or ensure_standin())["f"]
     with tempfile.TemporaryDirectory() as tmp:
         # the generator's default scenes (what the demo trains on), a small set
-        root = args.root if (args.root / MARKER).is_file() else ensure_synthetic(Path(tmp) / "set", 8, 0, seed=0)
+        made = (args.root / SYNTHETIC_MARKER).is_file()
+        root = args.root if made else ensure_synthetic(Path(tmp) / "set", 8, 0, seed=0)
         grid = make_grid(root, args.samples, faces, scale=2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), grid, [cv2.IMWRITE_PNG_COMPRESSION, 9])

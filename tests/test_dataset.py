@@ -17,6 +17,7 @@ from handmesh.data.datamodule import FreiHANDDataModule
 from handmesh.data.errors import DataError
 from handmesh.data.freihand import FreiHANDDataset
 from handmesh.data.image_folder import ImageFolderDataset
+from handmesh.data.layout import SYNTHETIC_MARKER
 from handmesh.geometry.camera import pixels_to_normalized, project
 from handmesh.mano.constants import FREIHAND_TRAIN_UNIQUE
 
@@ -268,7 +269,7 @@ def test_datamodule_synthetic_spec_from_yaml(
     assert len(calls) == 1  # no spec: nothing generated
     monkeypatch.undo()
     # the real call on the complete session set (same parameters) generates nothing
-    marker = synthetic_root / synthetic.MARKER
+    marker = synthetic_root / SYNTHETIC_MARKER
     before = marker.stat().st_mtime_ns
     spec = synthetic.SyntheticSpec(train=TRAIN, eval=EVAL, seed=7, mano_path=str(standin_path))
     FreiHANDDataModule(str(synthetic_root), synthetic=spec).prepare_data()

@@ -14,6 +14,7 @@ from synthetic_set import EVAL, SEED, TRAIN, synthetic_root  # noqa: F401 (fixtu
 
 from handmesh.data import synthetic
 from handmesh.data.errors import DataError
+from handmesh.data.layout import SYNTHETIC_MARKER
 from handmesh.mano.constants import FREIHAND_TRAIN_UNIQUE
 from handmesh.mano.file import MANOFileError
 from handmesh.mano.freihand_params import from_freihand
@@ -36,7 +37,7 @@ def test_layout_and_shapes(synthetic_root: Path) -> None:  # noqa: F811
             assert _load(root, f"{split}_{name}").shape == shape, (split, name)
     image = cv2.imread(str(root / "training" / "rgb" / expected[-1]))
     assert image.shape == (224, 224, 3)
-    assert (root / synthetic.MARKER).is_file()
+    assert (root / SYNTHETIC_MARKER).is_file()
 
 
 @pytest.mark.parametrize("split", ["training", "evaluation"])
@@ -129,7 +130,7 @@ def test_ensure_synthetic_generates_only_when_incomplete(
         calls.append((train, eval, seed))
         Path(root).mkdir(parents=True, exist_ok=True)
         marker = synthetic._marker(train, eval, seed, Path(mano_path), synthetic.SceneConfig())
-        (Path(root) / synthetic.MARKER).write_text(json.dumps(marker))
+        (Path(root) / SYNTHETIC_MARKER).write_text(json.dumps(marker))
         return Path(root)
 
     monkeypatch.setattr(synthetic, "generate", fake_generate)
@@ -139,7 +140,7 @@ def test_ensure_synthetic_generates_only_when_incomplete(
     assert calls == [(2, 1, 0)]
     synthetic.ensure_synthetic(root, 3, 1, 0, standin_path)  # other parameters: regenerate
     assert calls[-1] == (3, 1, 0)
-    (root / synthetic.MARKER).unlink()  # an interrupted run leaves no marker
+    (root / SYNTHETIC_MARKER).unlink()  # an interrupted run leaves no marker
     synthetic.ensure_synthetic(root, 3, 1, 0, standin_path)
     assert len(calls) == 3
 
@@ -152,7 +153,7 @@ def test_generator_cli_and_replacing_a_set(
     synthetic.main(["--out", str(out), "--train", "2", "--eval", "1", "--mano", str(standin_path), "--workers", "1"])
     assert "stand-in" in caplog.text.lower()
     assert (out / "training" / "rgb" / f"{1 + 3 * FREIHAND_TRAIN_UNIQUE:08d}.jpg").is_file()
-    assert (out / synthetic.MARKER).is_file() and not (tmp_path / "cli.partial").exists()
+    assert (out / SYNTHETIC_MARKER).is_file() and not (tmp_path / "cli.partial").exists()
     # a smaller set over it: exactly the new files, nothing stale; a leftover .partial of a killed run is ignored
     (tmp_path / "cli.partial" / "training").mkdir(parents=True)
     synthetic.generate(out, 1, 0, 0, standin_path, workers=1, progress=False)
@@ -161,7 +162,7 @@ def test_generator_cli_and_replacing_a_set(
     expected.append("training/mask/00000000.jpg")
     names = ("K", "mano", "scale", "verts", "xyz")
     expected += [f"{split}_{name}.json" for split in ("evaluation", "training") for name in names]
-    assert files == sorted([*expected, synthetic.MARKER])
+    assert files == sorted([*expected, SYNTHETIC_MARKER])
     assert not (tmp_path / "cli.partial").exists()
     assert json.loads((out / "evaluation_K.json").read_text()) == []
 

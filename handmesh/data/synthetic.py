@@ -50,7 +50,6 @@ if TYPE_CHECKING:  # the renderer is imported only where images are made (worker
 
 log = logging.getLogger(__name__)
 
-MARKER = SYNTHETIC_MARKER  # written LAST: its presence means the folder is complete
 JPEG_QUALITY = 95
 # Skin tones (RGB), light to dark; a sample's tone is a random blend of two neighbours.
 SKIN_TONES = np.array(
@@ -238,10 +237,10 @@ def _check_counts(train: int, eval: int) -> None:
 
 def _check_replaceable(root: Path) -> None:
     """Refuse to replace a folder that is not a (finished) synthetic set: it may be real data."""
-    if root.exists() and not (root / MARKER).is_file() and (not root.is_dir() or any(root.iterdir())):
+    if root.exists() and not (root / SYNTHETIC_MARKER).is_file() and (not root.is_dir() or any(root.iterdir())):
         raise DataError(
             f"refusing to write a synthetic set to {root}: it exists and is not a synthetic set made by handmesh "
-            f"(no {MARKER}); delete it or choose another output folder"
+            f"(no {SYNTHETIC_MARKER}); delete it or choose another output folder"
         )
 
 
@@ -294,7 +293,7 @@ def generate(
     )
     marker = _marker(train, eval, seed, model_path, scene)
     marker["standin"] = bool(model_dict["is_standin"])
-    (partial / MARKER).write_text(json.dumps(marker, indent=1))
+    (partial / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=1))
     _replace(root, partial)
     return root
 
@@ -335,7 +334,7 @@ class _progress:
 
 def is_complete(root: str | Path, train: int, eval: int, seed: int = 0, mano_path: str | Path | None = None) -> bool:
     """True if `root` holds a finished synthetic set made with exactly these parameters."""
-    marker = Path(root) / MARKER
+    marker = Path(root) / SYNTHETIC_MARKER
     if not marker.is_file():
         return False
     try:
