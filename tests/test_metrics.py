@@ -16,9 +16,9 @@ from handmesh.metrics.freihand import (
     f_scores,
     freihand_scores,
     mean_error,
-    nearest_within,
     pck_curves,
 )
+from handmesh.metrics.nearest import nearest_within
 
 THRESHOLDS = np.linspace(0.0, 0.05, 100)
 
