@@ -6,7 +6,7 @@ one is parsed again. If that folder cannot be written, the cache goes to the use
 (`$XDG_CACHE_HOME/handmesh/json` or `~/.cache/handmesh/json`), and if that fails too, nothing is cached.
 
 Parsing avoids building Python lists of floats (a 600 MB training JSON would take minutes and gigabytes that
-way): the numbers are read straight into a float64 array and the nesting is checked from the brackets; anything
+way): the numbers are read straight into a float64 array (`handmesh.data.json_numbers`) and the nesting is checked from the brackets; anything
 irregular falls back to `json.loads`, which also produces the error message for invalid JSON. Values are the
 same as `json.load` gives (both round decimal strings correctly).
 """
@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from handmesh.data.errors import DataError
+from handmesh.data.json_numbers import parse_numbers
 
 CACHE_DIR_NAME = ".handmesh_cache"
-_BRACKETS_TO_SPACES = bytes.maketrans(b"[]", b"  ")  # leaves numbers separated by commas (and whitespace)
 _NUMBER_CHARS = b"0123456789.eE+- \t\r\n"  # deleted to leave the skeleton of brackets and commas
 
 
@@ -109,11 +109,8 @@ def _parse_fast(raw: bytes) -> np.ndarray | None:
     depth = re.match(rb"[\[\s]*", text).group(0).count(b"[")  # leading brackets (whitespace aside)
     if re.fullmatch(rb"\[\s*\]", text):
         return np.zeros((0,), dtype=np.float64)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # numpy warns (instead of raising) on text it cannot read to the end
-            values = np.fromstring(text.translate(_BRACKETS_TO_SPACES).decode("ascii"), dtype=np.float64, sep=",")
-    except (ValueError, UnicodeDecodeError, DeprecationWarning):
+    values = parse_numbers(text)
+    if values is None:
         return None
     # shape of the first entry, parsed with json (small)
     if depth == 1:

@@ -169,43 +169,47 @@ def _search(qs, ps, ts, near_q, near_p):  # pragma: no cover - compiled
     for s in range(n_in):
         j = p_order[s]
         px[s], py[s], pz[s], p_near[s] = ps[j, 0], ps[j, 1], ps[j, 2], near_p[j]
-    col_lo = np.empty(9, np.int64)
-    col_hi = np.empty(9, np.int64)
+    pad = _CELL_MARGIN * ts[0] + 1e-12 * big  # widens each query box by more than any rounding of the cells
     for cx in range(1, dims[0] - 1):
         for cy in range(1, dims[1] - 1):
             for cz in range(1, dims[2] - 1):
                 c = (cx * dims[1] + cy) * dims[2] + cz
-                if q_start[c] == q_start[c + 1]:
-                    continue
-                # the 3 x 3 columns of 3 cells around this cell: contiguous ranges of the sorted points
-                n_col = 0
-                for ox in range(-1, 2):
-                    for oy in range(-1, 2):
-                        base = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz
-                        if p_start[base - 1] < p_start[base + 2]:
-                            col_lo[n_col], col_hi[n_col] = p_start[base - 1], p_start[base + 2]
-                            n_col += 1
+                lx, ly, lz = origin[0] + cx * h, origin[1] + cy * h, origin[2] + cz * h  # the cell's low corner
                 for r in range(q_start[c], q_start[c + 1]):
                     i = q_order[r]
-                    best = near_q[i]
-                    if _undecided(best, ts) < 0:
-                        continue
                     q0, q1, q2 = qs[i, 0], qs[i, 1], qs[i, 2]
-                    for k in range(n_col):
-                        found = np.inf
-                        for s in range(col_lo[k], col_hi[k]):
-                            dx = q0 - px[s]
-                            dy = q1 - py[s]
-                            dz = q2 - pz[s]
-                            d2 = (dx * dx + dy * dy) + dz * dz
-                            if d2 < p_near[s]:
-                                p_near[s] = d2
-                            if d2 < found:
-                                found = d2
-                        if found < best:
-                            best = found
-                            if _undecided(best, ts) < 0:
+                    best = near_q[i]
+                    level = _undecided(best, ts)
+                    while level >= 0:
+                        # the cells that the box q +- (largest undecided threshold) touches: the cell itself and,
+                        # per axis, the neighbour on a side the box crosses into
+                        rad = ts[level] + pad
+                        x0, x1 = -int(q0 - rad < lx), int(q0 + rad >= lx + h)
+                        y0, y1 = -int(q1 - rad < ly), int(q1 + rad >= ly + h)
+                        z0, z1 = -int(q2 - rad < lz), int(q2 + rad >= lz + h)
+                        scanned = level
+                        for ox in range(x0, x1 + 1):
+                            for oy in range(y0, y1 + 1):
+                                base = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz
+                                found = np.inf
+                                for s in range(p_start[base + z0], p_start[base + z1 + 1]):
+                                    dx = q0 - px[s]
+                                    dy = q1 - py[s]
+                                    dz = q2 - pz[s]
+                                    d2 = (dx * dx + dy * dy) + dz * dz
+                                    if d2 < p_near[s]:
+                                        p_near[s] = d2
+                                    if d2 < found:
+                                        found = d2
+                                if found < best:
+                                    best = found
+                                    level = _undecided(best, ts)
+                                    if level != scanned:
+                                        break
+                            if level != scanned:
                                 break
+                        if level == scanned:
+                            break  # the whole box is scanned: every threshold is decided
                     near_q[i] = best
     for s in range(n_in):
         near_p[p_order[s]] = p_near[s]
