@@ -214,3 +214,28 @@ def test_input_errors() -> None:
     bad[1, 5, 2] = np.nan
     with pytest.raises(ValueError, match="pred_verts holds non-finite"):
         freihand_scores(x, bad, x, v)
+
+
+def test_search_with_outliers_far_apart_equals_brute_force() -> None:
+    """A prediction with a few vertices kilometres away makes the grid coarser than the thresholds; still exact."""
+    rng = np.random.default_rng(3)
+    gt = rng.normal(size=(4, 200, 3)) * 0.03 + np.array([0.0, 0.0, 0.6])
+    pred = gt + rng.normal(size=gt.shape) * 0.004
+    pred[:, :3] += np.array([2000.0, -1500.0, 800.0])  # outliers: a grid at the threshold's width would be huge
+    pred[1] = pred[1, rng.permutation(200)]  # no correspondence in this sample
+    found_gt, found_pred = nearest_within(gt, pred, (0.005, 0.015))
+    d = np.sqrt(np.sum(np.square(gt[:, :, None] - pred[:, None]), axis=-1))
+    for k, t in enumerate((0.005, 0.015)):
+        np.testing.assert_array_equal(found_gt[k].numpy(), d.min(2) < t)
+        np.testing.assert_array_equal(found_pred[k].numpy(), d.min(1) < t)
+
+
+def test_finite_check_is_not_fooled_by_an_overflowing_sum() -> None:
+    from handmesh.metrics.freihand import _all_finite
+
+    assert _all_finite(torch.full((4, 3), 1e308, dtype=torch.float64))  # the sum overflows, the values are finite
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        x = torch.zeros(5, 3, dtype=torch.float64)
+        x[2, 1] = bad
+        assert not _all_finite(x)
+    assert not _all_finite(torch.tensor([float("inf"), -float("inf")], dtype=torch.float64))  # sum is NaN
