@@ -18,7 +18,7 @@ from handmesh.metrics.freihand import (
     mean_error,
     pck_curves,
 )
-from handmesh.metrics.nearest import nearest_within
+from handmesh.metrics.nearest import all_finite, nearest_within
 
 THRESHOLDS = np.linspace(0.0, 0.05, 100)
 
@@ -231,11 +231,10 @@ def test_search_with_outliers_far_apart_equals_brute_force() -> None:
 
 
 def test_finite_check_is_not_fooled_by_an_overflowing_sum() -> None:
-    from handmesh.metrics.freihand import _all_finite
-
-    assert _all_finite(torch.full((4, 3), 1e308, dtype=torch.float64))  # the sum overflows, the values are finite
+    assert all_finite(torch.full((4, 3), 1e308, dtype=torch.float64))  # the sum overflows, the values are finite
     for bad in (float("nan"), float("inf"), -float("inf")):
         x = torch.zeros(5, 3, dtype=torch.float64)
         x[2, 1] = bad
-        assert not _all_finite(x)
-    assert not _all_finite(torch.tensor([float("inf"), -float("inf")], dtype=torch.float64))  # sum is NaN
+        assert not all_finite(x)
+    assert not all_finite(torch.tensor([float("inf"), -float("inf")], dtype=torch.float64))  # sum is NaN
+    assert all_finite(np.full((4, 3), 1e308)) and not all_finite(np.array([1.0, np.nan]))  # numpy arrays too

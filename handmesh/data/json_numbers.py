@@ -120,9 +120,7 @@ def _scan(buf, powers, values, slow_at, slow_text):  # pragma: no cover - compil
                 return -1, 0, 0  # something else glued to the number
         if dropped == 0 and mantissa <= _MAX_EXACT_MANTISSA and -22 <= exponent <= 22:
             value = float(mantissa)  # exact
-            if mantissa == 0:
-                value = 0.0
-            elif exponent >= 0:
+            if exponent >= 0:
                 value = value * powers[exponent]
             else:
                 value = value / powers[-exponent]

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from handmesh.geometry.procrustes import procrustes_transform
-from handmesh.metrics.nearest import nearest_within
+from handmesh.metrics.nearest import all_finite, nearest_within
 
 # The 12 numbers of the official script, in its order (means in cm, as it prints them).
 OFFICIAL_KEYS: tuple[str, ...] = (
@@ -154,7 +154,7 @@ def freihand_scores(
     if pred_xyz.shape[0] == 0:
         raise ValueError("no samples to evaluate")
     for name, x in (("pred_xyz", pred_xyz), ("pred_verts", pred_verts), ("gt_xyz", gt_xyz), ("gt_verts", gt_verts)):
-        if not _all_finite(x):
+        if not all_finite(x):
             raise ValueError(f"{name} holds non-finite values (NaN or inf)")
     verts_al = procrustes_transform(pred_verts, gt_verts).apply(pred_verts)
     errors = {
@@ -192,11 +192,6 @@ def _check_shapes(pred: Tensor, gt: Tensor, what: str) -> None:
             f"{what}: prediction {tuple(pred.shape)} and ground truth {tuple(gt.shape)} must both be "
             "(B, N, 3) with the same shape"
         )
-
-
-def _all_finite(x: Tensor) -> bool:
-    """Whether x holds no NaN or inf; a finite sum settles it without a full boolean pass."""
-    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
 
 
 def _as_f64(x: ArrayLike) -> Tensor:

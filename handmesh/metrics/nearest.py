@@ -44,7 +44,7 @@ def nearest_within(
     a64, b64 = _as_f64(a), _as_f64(b)
     if a64.ndim != 3 or b64.ndim != 3 or a64.shape[0] != b64.shape[0] or a64.shape[2] != 3 or b64.shape[2] != 3:
         raise ValueError(f"nearest_within: expected (B, N, 3) and (B, M, 3), got {a64.shape} and {b64.shape}")
-    if not (np.isfinite(a64).all() and np.isfinite(b64).all()):
+    if not (all_finite(a64) and all_finite(b64)):
         raise ValueError("nearest_within: non-finite coordinates")
     near_a = np.full(a64.shape[:2], np.inf)  # squared distances that decide every threshold (see _search)
     near_b = np.full(b64.shape[:2], np.inf)
@@ -54,6 +54,12 @@ def nearest_within(
     found_a = torch.from_numpy(dist_a[None] < ts[:, None, None])  # (T, B, N)
     found_b = torch.from_numpy(dist_b[None] < ts[:, None, None])  # (T, B, M)
     return found_a, found_b
+
+
+def all_finite(x: np.ndarray | torch.Tensor) -> bool:
+    """Whether x (numpy or torch) holds no NaN or inf; a finite sum settles it without a full boolean pass."""
+    lib = torch if isinstance(x, torch.Tensor) else np
+    return bool(lib.isfinite(x.sum())) or bool(lib.isfinite(x).all())
 
 
 def _run_chunks(a: np.ndarray, b: np.ndarray, ts: np.ndarray, near_a: np.ndarray, near_b: np.ndarray, threads: int):
