@@ -197,6 +197,21 @@ def test_auc_on_a_known_error_distribution() -> None:
     assert curve[1, 0] == 0.0 and curve[1, -1] == 0.5  # point 1: errors 1 cm, 6 cm
 
 
+def test_pck_curves_equal_counting_at_and_between_thresholds() -> None:
+    """Errors exactly at, a hair around, between and beyond the thresholds (even and uneven spacing), and NaN."""
+    rng = np.random.default_rng(4)
+    for thr in (THRESHOLDS, np.array([0.0, 0.001, 0.0011, 0.02, 0.05]), np.array([0.01])):
+        picks = rng.choice(thr, size=(50, 6))
+        errors = np.where(rng.random((50, 6)) < 0.5, picks, rng.uniform(-0.01, 0.07, (50, 6)))
+        errors[::7, 1] = np.nextafter(errors[::7, 1], np.inf)
+        errors[::5, 2] = np.nextafter(errors[::5, 2], -np.inf)
+        errors[3, 4], errors[8, 5] = np.nan, np.inf
+        expected = np.stack([(errors <= t).mean(0) for t in thr], 1)  # (N, T), as np.mean of booleans
+        np.testing.assert_array_equal(pck_curves(errors, thr), expected)
+    with pytest.raises(ValueError, match="increasing"):
+        pck_curves(np.zeros((2, 3)), np.array([0.02, 0.01]))
+
+
 def test_mean_error_is_the_mean_of_per_point_means() -> None:
     errors = np.array([[1.0, 2.0], [3.0, 6.0]])
     assert mean_error(errors) == 3.0

@@ -28,10 +28,14 @@ class SimilarityTransform(NamedTuple):
     mean_pred: Tensor  # (B, 3)
 
     def apply(self, points: Tensor) -> Tensor:
-        """Apply the transform to points (B, M, 3) of the prediction's frame (e.g. its vertices)."""
-        x = (points.to(self.rotation.dtype) - self.mean_pred[:, None]) / self.norm_pred[:, None, None]
-        x = (x @ self.rotation.transpose(1, 2)) * self.scale[:, None, None]
-        return x * self.norm_gt[:, None, None] + self.mean_gt[:, None]
+        """Apply the transform to points (B, M, 3) of the prediction's frame (e.g. its vertices).
+
+        Folded into one affine map x M + c per sample (one pass over the points): M = R^T s nA / nB and
+        c = mu_gt - mu_pred M. This agrees with the official step-by-step order to rounding (~1e-16 m).
+        """
+        linear = self.rotation.transpose(1, 2) * (self.scale * self.norm_gt / self.norm_pred)[:, None, None]  # (B, 3, 3)
+        offset = self.mean_gt[:, None] - self.mean_pred[:, None] @ linear  # (B, 1, 3)
+        return torch.baddbmm(offset, points.to(linear.dtype), linear)
 
 
 def procrustes_transform(pred: Tensor, gt: Tensor) -> SimilarityTransform:
@@ -48,9 +52,9 @@ def procrustes_transform(pred: Tensor, gt: Tensor) -> SimilarityTransform:
     a, b = gt - mean_gt[:, None], pred - mean_pred[:, None]
     norm_gt = torch.linalg.vector_norm(a, dim=(1, 2)) + EPS
     norm_pred = torch.linalg.vector_norm(b, dim=(1, 2)) + EPS
-    a = a / norm_gt[:, None, None]
-    b = b / norm_pred[:, None, None]
-    u, s, vh = torch.linalg.svd(a.transpose(1, 2) @ b)
+    # A^T B of the normalised sets, normalising the 3 x 3 product instead of both point sets
+    cov = (a.transpose(1, 2) @ b) / (norm_gt * norm_pred)[:, None, None]  # (B, 3, 3)
+    u, s, vh = torch.linalg.svd(cov)
     return SimilarityTransform(u @ vh, s.sum(-1), norm_gt, norm_pred, mean_gt, mean_pred)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 import torch
 from torch import Tensor
@@ -78,15 +79,40 @@ def mean_error(errors: ArrayLike) -> float:
 
 def pck_curves(errors: ArrayLike, thresholds: np.ndarray | None = None) -> np.ndarray:
     """Per-point PCK curves: (N, T) fraction of samples with error <= threshold (inclusive). errors: (B, N)."""
-    thr = torch.from_numpy(auc_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64))
-    e = _as_f64(errors).cpu()
-    b, n = e.shape
-    t = thr.numel()
-    # bucket k: thr[k-1] < e <= thr[k] (k = T beyond the last threshold), so e <= thr[j] exactly when k <= j
-    bucket = torch.bucketize(e, thr, right=False)  # (B, N)
-    point = torch.arange(n).expand(b, n)
-    hist = torch.bincount((point * (t + 1) + bucket).reshape(-1), minlength=n * (t + 1)).view(n, t + 1)
-    return hist[:, :t].cumsum(1).numpy() / float(b)  # integer counts / B, as np.mean of booleans
+    thr = auc_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    if thr.ndim != 1 or thr.size == 0 or not np.all(np.diff(thr) > 0):
+        raise ValueError(f"pck_curves: thresholds must be a non-empty increasing 1-D array, got {thr}")
+    e = _as_numpy(errors)
+    counts = _bucket_counts(np.ascontiguousarray(e), thr)  # (N, T + 1)
+    return counts[:, : thr.size].cumsum(1) / float(e.shape[0])  # integer counts / B, as np.mean of booleans
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket_counts(errors, thr):  # pragma: no cover - compiled
+    """counts[n, k]: samples whose error at point n lies in (thr[k-1], thr[k]] (k = T: beyond the last threshold).
+
+    The bucket is first guessed as if the thresholds were evenly spaced, then moved until it is exact.
+    """
+    b, n = errors.shape
+    t = thr.shape[0]
+    counts = np.zeros((n, t + 1), np.int64)
+    scale = (t - 1) / (thr[t - 1] - thr[0]) if t > 1 else 0.0
+    for i in range(b):
+        for j in range(n):
+            e = errors[i, j]
+            g = (e - thr[0]) * scale
+            if g >= t or g != g:  # beyond the last threshold, or NaN: `e <= t` never holds
+                k = t
+            elif g > 0:
+                k = int(g)
+            else:
+                k = 0
+            while k > 0 and thr[k - 1] >= e:
+                k -= 1
+            while k < t and thr[k] < e:
+                k += 1
+            counts[j, k] += 1
+    return counts
 
 
 def auc(errors: ArrayLike, thresholds: np.ndarray | None = None) -> float:

@@ -1,17 +1,25 @@
 """Exact nearest-neighbour decisions for the F-scores: is the nearest point of the other set closer than t?
 
 The F-score needs, for every vertex of a sample, whether its nearest neighbour among the other sample's vertices
-is closer than 5 mm and than 15 mm, both ways. Brute force is 3,960 x 778 x 778 pairs per alignment; here each
-sample's points are sorted into a uniform grid whose cells are at least as wide as the largest threshold, so a
-point's neighbours closer than that threshold all lie in the 3 x 3 x 3 cells around its own cell. A point's search
-stops as soon as every threshold is decided, and it starts from the distance to its corresponding point (same
-index) when both sets have the same size, which often decides everything at once. Every distance computed is
-also an upper bound for the other point's nearest distance, which settles many points of the second pass early.
+is closer than 5 mm and than 15 mm, both ways. Brute force is 3,960 x 778 x 778 pairs per alignment. Here both
+point sets of a sample are sorted into one uniform grid whose cells are a little wider than the largest
+threshold, so a point's neighbours closer than that all lie in the 3 x 3 x 3 cells around its own cell, and each
+occupied cell keeps the bounding box of its points. A query:
+
+- starts from the distance to its corresponding point (same index) when both sets have the same size, which
+  often decides every threshold at once;
+- else visits the nearby cells whose box is closer than the largest undecided threshold (for the largest
+  threshold, a per-cell list of the neighbours whose boxes are within reach of the query cell's box; for smaller
+  ones, only the neighbours its own box `q +- t` crosses into), and stops as soon as every threshold is decided.
+
+Every distance computed is also an upper bound for the other point's nearest distance, which settles many
+points of the second direction early.
 
 The search is exact: distances are float64 `sqrt((dx^2 + dy^2) + dz^2)` on the original coordinates, the value
-the official script's KD-tree (open3d) compares with `< t`, and the grid only skips pairs that are provably at
-least one cell width apart. The kernels are compiled with numba (cached on disk after the first run) and
-release the GIL, so chunks of samples run in parallel threads.
+the official script's KD-tree (open3d) compares with `< t`. A cell is skipped only when the distance to its box,
+computed with the same operations, is not below t; rounding is monotone, so no point in the box is closer. The
+kernels are compiled with numba (cached on disk after the first run) and release the GIL, so chunks of samples
+run in parallel threads.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import torch
 
 _CELL_MARGIN = 1e-6  # cells are this much (relative) wider than the largest threshold: rounding can't hide a pair
 _MAX_CELLS_PER_POINT = 4  # the grid grows coarser (cells twice as wide) until it has at most ~4 cells per point
+_BOX_MARGIN = 1e-9  # a cell is skipped when its box is this much (relative) beyond the threshold
 
 
 def nearest_within(
@@ -99,123 +108,205 @@ def _search_samples(a, b, ts, near_a, near_b, s0, s1):  # pragma: no cover - com
                 d2 = (dx * dx + dy * dy) + dz * dz
                 near_a[s, i] = min(near_a[s, i], d2)
                 near_b[s, i] = min(near_b[s, i], d2)
-        _search(a[s], b[s], ts, near_a[s], near_b[s])
-        _search(b[s], a[s], ts, near_b[s], near_a[s])
+        _search_sample(a[s], b[s], ts, near_a[s], near_b[s])
 
 
 @numba.njit(cache=True, nogil=True)
-def _undecided(d2, ts):  # pragma: no cover - compiled
-    """Index of the largest threshold (ts ascending) that sqrt(d2) is not below; -1 once all are met."""
-    d = math.sqrt(d2)
-    for k in range(ts.shape[0] - 1, -1, -1):
-        if not d < ts[k]:
-            return k
-    return -1
+def _search_sample(a, b, ts, near_a, near_b):  # pragma: no cover - compiled
+    """Lower near_a (N,) and near_b (M,) (squared) until they decide every threshold, one sample: one grid for
+    both sets, then a pass of a's points against b's grid and one of b's against a's."""
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for pts in (a, b):
+        for j in range(pts.shape[0]):
+            for k in range(3):
+                lo[k] = min(lo[k], pts[j, k])
+                hi[k] = max(hi[k], pts[j, k])
+    big = max(np.abs(lo).max(), np.abs(hi).max())
+    # cell width > the largest threshold, with room for the rounding of (x - origin) / h at this coordinate size
+    h = ts[ts.shape[0] - 1] * (1.0 + _CELL_MARGIN) + 1e-12 * big
+    dims = np.empty(3, np.int64)
+    while True:  # one empty cell on each side, so every occupied cell has all 26 neighbours
+        span = max(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]) / h
+        if span < 1e6:
+            for k in range(3):
+                dims[k] = int((hi[k] - lo[k]) / h) + 3
+            if dims[0] * dims[1] * dims[2] <= _MAX_CELLS_PER_POINT * (a.shape[0] + b.shape[0]) + 512:
+                break
+        h *= 2.0
+    origin = lo - h
+    a_start, a_pts, a_order, a_box, a_cells = _grid(a, origin, 1.0 / h, dims)
+    b_start, b_pts, b_order, b_box, b_cells = _grid(b, origin, 1.0 / h, dims)
+    a_near, b_near = near_a[a_order], near_b[b_order]  # bounds in cell order, written back at the end
+    reach2 = np.empty(ts.shape[0])  # a box at squared distance >= reach2[k] holds no point closer than ts[k]
+    for k in range(ts.shape[0]):
+        reach2[k] = (ts[k] * (1.0 + _BOX_MARGIN)) ** 2
+    pad = _CELL_MARGIN * ts[0] + 1e-12 * big  # widens each query box by more than any rounding of the cells
+    grid = (dims, origin, h, ts, reach2, pad)
+    _pass(a_cells, a_start, a_pts, a_box, a_near, b_start, b_pts, b_box, b_near, grid)
+    _pass(b_cells, b_start, b_pts, b_box, b_near, a_start, a_pts, a_box, a_near, grid)
+    near_a[a_order] = a_near
+    near_b[b_order] = b_near
 
 
 @numba.njit(cache=True, nogil=True)
-def _cell_sort(points, lo, inv_h, dims):  # pragma: no cover - compiled
-    """Counting sort of points (M, 3) into the grid: start (cells + 1,) and order (points inside the grid)."""
+def _grid(points, origin, inv_h, dims):  # pragma: no cover - compiled
+    """Counting sort of points (M, 3) into the grid: start (cells + 1,), the points in cell order (M, 3), their
+    original indices (M,), each occupied cell's bounding box (M, 6) as (min xyz, max xyz) at the row of its first point, and the occupied
+    cells in ascending order."""
     m = points.shape[0]
     n_cells = dims[0] * dims[1] * dims[2]
     cell = np.empty(m, np.int64)
     start = np.zeros(n_cells + 1, np.int64)
     for j in range(m):
-        cx = int(math.floor((points[j, 0] - lo[0]) * inv_h))
-        cy = int(math.floor((points[j, 1] - lo[1]) * inv_h))
-        cz = int(math.floor((points[j, 2] - lo[2]) * inv_h))
-        if cx < 0 or cy < 0 or cz < 0 or cx >= dims[0] or cy >= dims[1] or cz >= dims[2]:
-            cell[j] = -1  # outside the grid: farther than a cell from every point of the other set
-            continue
+        # int() truncates: floor for the positive values inside the grid; rounding below 1 is clamped to 1 anyway
+        cx = min(max(int((points[j, 0] - origin[0]) * inv_h), 1), dims[0] - 2)
+        cy = min(max(int((points[j, 1] - origin[1]) * inv_h), 1), dims[1] - 2)
+        cz = min(max(int((points[j, 2] - origin[2]) * inv_h), 1), dims[2] - 2)
         cell[j] = (cx * dims[1] + cy) * dims[2] + cz
         start[cell[j] + 1] += 1
     for c in range(n_cells):
         start[c + 1] += start[c]
-    order = np.empty(start[n_cells], np.int64)
+    order = np.empty(m, np.int64)
+    pts = np.empty((m, 3))
+    box = np.empty((m, 6))  # stored at the row of the cell's first point: small, whatever the number of cells
+    occupied = np.empty(m, np.int64)
+    n_occupied = 0
     fill = start[:-1].copy()
     for j in range(m):
-        if cell[j] >= 0:
-            order[fill[cell[j]]] = j
-            fill[cell[j]] += 1
-    return start, order
+        c = cell[j]
+        r, f = fill[c], start[c]
+        fill[c] += 1
+        order[r] = j
+        if r == f:  # the cell's first point
+            occupied[n_occupied] = c
+            n_occupied += 1
+            for k in range(3):
+                box[f, k] = box[f, 3 + k] = pts[r, k] = points[j, k]
+        else:
+            for k in range(3):
+                x = pts[r, k] = points[j, k]
+                box[f, k] = min(box[f, k], x)
+                box[f, 3 + k] = max(box[f, 3 + k], x)
+    occupied = occupied[:n_occupied]
+    return start, pts, order, box, occupied
 
 
 @numba.njit(cache=True, nogil=True)
-def _search(qs, ps, ts, near_q, near_p):  # pragma: no cover - compiled
-    """Lower near_q[i] (squared) until it decides every threshold for query qs[i] against the points ps.
+def _pass(q_cells, q_start, q_pts, q_box, q_near, p_start, p_pts, p_box, p_near, grid):  # pragma: no cover - compiled
+    """Lower q_near[r] (squared, cell order) until it decides every threshold for query q_pts[r] against the
+    points p_pts; every distance computed also lowers p_near for that point.
 
-    On return, for every threshold t: sqrt(near_q[i]) < t exactly when qs[i]'s nearest point of ps is closer
-    than t. Every distance computed also lowers near_p for that point of ps.
+    On return, for every threshold t: sqrt(q_near[r]) < t exactly when the query's nearest point is closer than t.
     """
-    m = ps.shape[0]
-    lo = np.empty(3)
-    hi = np.empty(3)
-    big = 0.0
-    for k in range(3):
-        lo[k] = ps[:, k].min()
-        hi[k] = ps[:, k].max()
-        big = max(big, abs(lo[k]), abs(hi[k]), np.abs(qs[:, k]).max())
-    # cell width >= the largest threshold, with room for the rounding of (x - lo) / h at this coordinate size
-    h = ts[ts.shape[0] - 1] * (1.0 + _CELL_MARGIN) + 1e-12 * big
-    dims = np.empty(3, np.int64)
-    while True:  # two empty cells on each side: queries there still see every point within one cell
-        span = max(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]) / h
-        if span < 1e6:
-            for k in range(3):
-                dims[k] = int((hi[k] - lo[k]) / h) + 5
-            if dims[0] * dims[1] * dims[2] <= _MAX_CELLS_PER_POINT * m + 512:
-                break
-        h *= 2.0
-    origin = lo - 2.0 * h
-    p_start, p_order = _cell_sort(ps, origin, 1.0 / h, dims)
-    q_start, q_order = _cell_sort(qs, origin, 1.0 / h, dims)
-    # the points of ps in cell order, coordinates in separate arrays; their bounds are written back at the end
-    n_in = p_order.shape[0]
-    px, py, pz, p_near = np.empty(n_in), np.empty(n_in), np.empty(n_in), np.empty(n_in)
-    for s in range(n_in):
-        j = p_order[s]
-        px[s], py[s], pz[s], p_near[s] = ps[j, 0], ps[j, 1], ps[j, 2], near_p[j]
-    pad = _CELL_MARGIN * ts[0] + 1e-12 * big  # widens each query box by more than any rounding of the cells
-    for cx in range(1, dims[0] - 1):
-        for cy in range(1, dims[1] - 1):
-            for cz in range(1, dims[2] - 1):
-                c = (cx * dims[1] + cy) * dims[2] + cz
+    dims, origin, h, ts, reach2, pad = grid
+    ts2_lo = (ts[0] * (1.0 - 1e-9)) ** 2  # below this, every threshold is met without a sqrt
+    top = ts.shape[0] - 1
+    near_cells = np.empty(27, np.int64)
+    for c in q_cells:
+        cx, cy, cz = c // (dims[1] * dims[2]), c // dims[2] % dims[1], c % dims[2]
+        if True:
+            if True:
                 lx, ly, lz = origin[0] + cx * h, origin[1] + cy * h, origin[2] + cz * h  # the cell's low corner
+                n_near = -1  # the neighbour list for the largest threshold, built when a query first needs it
                 for r in range(q_start[c], q_start[c + 1]):
-                    i = q_order[r]
-                    q0, q1, q2 = qs[i, 0], qs[i, 1], qs[i, 2]
-                    best = near_q[i]
-                    level = _undecided(best, ts)
-                    while level >= 0:
-                        # the cells that the box q +- (largest undecided threshold) touches: the cell itself and,
-                        # per axis, the neighbour on a side the box crosses into
-                        rad = ts[level] + pad
-                        x0, x1 = -int(q0 - rad < lx), int(q0 + rad >= lx + h)
-                        y0, y1 = -int(q1 - rad < ly), int(q1 + rad >= ly + h)
-                        z0, z1 = -int(q2 - rad < lz), int(q2 + rad >= lz + h)
-                        scanned = level
-                        for ox in range(x0, x1 + 1):
-                            for oy in range(y0, y1 + 1):
-                                base = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz
-                                found = np.inf
-                                for s in range(p_start[base + z0], p_start[base + z1 + 1]):
-                                    dx = q0 - px[s]
-                                    dy = q1 - py[s]
-                                    dz = q2 - pz[s]
-                                    d2 = (dx * dx + dy * dy) + dz * dz
-                                    if d2 < p_near[s]:
-                                        p_near[s] = d2
-                                    if d2 < found:
-                                        found = d2
+                    best = q_near[r]
+                    level = _undecided(best, ts, ts2_lo)
+                    if level < 0:
+                        continue
+                    q0, q1, q2 = q_pts[r, 0], q_pts[r, 1], q_pts[r, 2]
+                    if level == top:
+                        if n_near < 0:
+                            n_near = _cells_within(q_start[c], (cx, cy, cz), dims, q_box, p_start, p_box, reach2[top], near_cells)
+                        for k in range(n_near):
+                            if _box_d2(q0, q1, q2, p_box, p_start[near_cells[k]]) < reach2[level]:
+                                found = _scan(q0, q1, q2, near_cells[k], p_start, p_pts, p_near)
                                 if found < best:
                                     best = found
-                                    level = _undecided(best, ts)
-                                    if level != scanned:
+                                    level = _undecided(best, ts, ts2_lo)
+                                    if level < 0:
                                         break
-                            if level != scanned:
+                        q_near[r] = best
+                        continue
+                    # a smaller threshold: the cell itself and, per axis, the neighbour the box q +- t crosses into
+                    rad = ts[level] + pad
+                    x0, x1 = -int(q0 - rad < lx), int(q0 + rad >= lx + h)
+                    y0, y1 = -int(q1 - rad < ly), int(q1 + rad >= ly + h)
+                    z0, z1 = -int(q2 - rad < lz), int(q2 + rad >= lz + h)
+                    for ox in range(x0, x1 + 1):
+                        for oy in range(y0, y1 + 1):
+                            for oz in range(z0, z1 + 1):
+                                c2 = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz + oz
+                                if p_start[c2 + 1] == p_start[c2] or _box_d2(q0, q1, q2, p_box, p_start[c2]) >= reach2[level]:
+                                    continue
+                                found = _scan(q0, q1, q2, c2, p_start, p_pts, p_near)
+                                if found < best:
+                                    best = found
+                                    level = _undecided(best, ts, ts2_lo)
+                                    if level < 0:
+                                        break
+                            if level < 0:
                                 break
-                        if level == scanned:
-                            break  # the whole box is scanned: every threshold is decided
-                    near_q[i] = best
-    for s in range(n_in):
-        near_p[p_order[s]] = p_near[s]
+                        if level < 0:
+                            break
+                    q_near[r] = best
+
+
+@numba.njit(cache=True, nogil=True)
+def _cells_within(q_first, cxyz, dims, q_box, p_start, p_box, reach2, out):  # pragma: no cover - compiled
+    """The occupied neighbours of a cell (and the cell itself) whose box is within reach of the box of the cell's
+    queries (whose first query is q_first): their count, the cells in `out`."""
+    cx, cy, cz = cxyz
+    n = 0
+    for ox in range(-1, 2):
+        for oy in range(-1, 2):
+            for oz in range(-1, 2):
+                c2 = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz + oz
+                if p_start[c2 + 1] == p_start[c2]:
+                    continue
+                f, g = p_start[c2], q_first
+                gx = max(p_box[f, 0] - q_box[g, 3], q_box[g, 0] - p_box[f, 3], 0.0)
+                gy = max(p_box[f, 1] - q_box[g, 4], q_box[g, 1] - p_box[f, 4], 0.0)
+                gz = max(p_box[f, 2] - q_box[g, 5], q_box[g, 2] - p_box[f, 5], 0.0)
+                if (gx * gx + gy * gy) + gz * gz < reach2:
+                    out[n] = c2
+                    n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _box_d2(q0, q1, q2, box, f):  # pragma: no cover - compiled
+    """Squared distance from a query to the box of the cell whose first point is f: a lower bound of its squared
+    distance to every point in the cell."""
+    gx = max(box[f, 0] - q0, q0 - box[f, 3], 0.0)
+    gy = max(box[f, 1] - q1, q1 - box[f, 4], 0.0)
+    gz = max(box[f, 2] - q2, q2 - box[f, 5], 0.0)
+    return (gx * gx + gy * gy) + gz * gz
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _scan(q0, q1, q2, c, p_start, p_pts, p_near):  # pragma: no cover - compiled
+    """Smallest squared distance from the query to the points of cell c, lowering their own bounds on the way."""
+    found = np.inf
+    for s in range(p_start[c], p_start[c + 1]):
+        dx = q0 - p_pts[s, 0]
+        dy = q1 - p_pts[s, 1]
+        dz = q2 - p_pts[s, 2]
+        d2 = (dx * dx + dy * dy) + dz * dz
+        if d2 < p_near[s]:
+            p_near[s] = d2
+        if d2 < found:
+            found = d2
+    return found
+
+
+@numba.njit(cache=True, nogil=True)
+def _undecided(d2, ts, ts2_lo):  # pragma: no cover - compiled
+    """Index of the largest threshold (ts ascending) that sqrt(d2) is not below; -1 once all are met."""
+    if d2 < ts2_lo:
+        return -1
+    d = math.sqrt(d2)
+    for k in range(ts.shape[0] - 1, -1, -1):
+        if not d < ts[k]:
+            return k
+    return -1
