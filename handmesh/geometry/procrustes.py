@@ -33,7 +33,8 @@ class SimilarityTransform(NamedTuple):
         Folded into one affine map x M + c per sample (one pass over the points): M = R^T s nA / nB and
         c = mu_gt - mu_pred M. This agrees with the official step-by-step order to rounding (~1e-16 m).
         """
-        linear = self.rotation.transpose(1, 2) * (self.scale * self.norm_gt / self.norm_pred)[:, None, None]  # (B, 3, 3)
+        scale = self.scale * self.norm_gt / self.norm_pred  # (B,)
+        linear = self.rotation.transpose(1, 2) * scale[:, None, None]  # (B, 3, 3)
         offset = self.mean_gt[:, None] - self.mean_pred[:, None] @ linear  # (B, 1, 3)
         return torch.baddbmm(offset, points.to(linear.dtype), linear)
 

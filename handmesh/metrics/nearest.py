@@ -152,8 +152,8 @@ def _search_sample(a, b, ts, near_a, near_b):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _grid(points, origin, inv_h, dims):  # pragma: no cover - compiled
     """Counting sort of points (M, 3) into the grid: start (cells + 1,), the points in cell order (M, 3), their
-    original indices (M,), each occupied cell's bounding box (M, 6) as (min xyz, max xyz) at the row of its first point, and the occupied
-    cells in ascending order."""
+    original indices (M,), each occupied cell's bounding box (M, 6) as (min xyz, max xyz) stored at the row of
+    its first point, and the occupied cells."""
     m = points.shape[0]
     n_cells = dims[0] * dims[1] * dims[2]
     cell = np.empty(m, np.int64)
@@ -203,53 +203,51 @@ def _pass(q_cells, q_start, q_pts, q_box, q_near, p_start, p_pts, p_box, p_near,
     ts2_lo = (ts[0] * (1.0 - 1e-9)) ** 2  # below this, every threshold is met without a sqrt
     top = ts.shape[0] - 1
     near_cells = np.empty(27, np.int64)
+    crossed = np.empty(27, np.int64)
     for c in q_cells:
-        cx, cy, cz = c // (dims[1] * dims[2]), c // dims[2] % dims[1], c % dims[2]
-        if True:
-            if True:
-                lx, ly, lz = origin[0] + cx * h, origin[1] + cy * h, origin[2] + cz * h  # the cell's low corner
-                n_near = -1  # the neighbour list for the largest threshold, built when a query first needs it
-                for r in range(q_start[c], q_start[c + 1]):
-                    best = q_near[r]
-                    level = _undecided(best, ts, ts2_lo)
-                    if level < 0:
-                        continue
-                    q0, q1, q2 = q_pts[r, 0], q_pts[r, 1], q_pts[r, 2]
-                    if level == top:
-                        if n_near < 0:
-                            n_near = _cells_within(q_start[c], (cx, cy, cz), dims, q_box, p_start, p_box, reach2[top], near_cells)
-                        for k in range(n_near):
-                            if _box_d2(q0, q1, q2, p_box, p_start[near_cells[k]]) < reach2[level]:
-                                found = _scan(q0, q1, q2, near_cells[k], p_start, p_pts, p_near)
-                                if found < best:
-                                    best = found
-                                    level = _undecided(best, ts, ts2_lo)
-                                    if level < 0:
-                                        break
-                        q_near[r] = best
-                        continue
-                    # a smaller threshold: the cell itself and, per axis, the neighbour the box q +- t crosses into
-                    rad = ts[level] + pad
-                    x0, x1 = -int(q0 - rad < lx), int(q0 + rad >= lx + h)
-                    y0, y1 = -int(q1 - rad < ly), int(q1 + rad >= ly + h)
-                    z0, z1 = -int(q2 - rad < lz), int(q2 + rad >= lz + h)
-                    for ox in range(x0, x1 + 1):
-                        for oy in range(y0, y1 + 1):
-                            for oz in range(z0, z1 + 1):
-                                c2 = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz + oz
-                                if p_start[c2 + 1] == p_start[c2] or _box_d2(q0, q1, q2, p_box, p_start[c2]) >= reach2[level]:
-                                    continue
-                                found = _scan(q0, q1, q2, c2, p_start, p_pts, p_near)
-                                if found < best:
-                                    best = found
-                                    level = _undecided(best, ts, ts2_lo)
-                                    if level < 0:
-                                        break
-                            if level < 0:
-                                break
+        cxyz = (c // (dims[1] * dims[2]), c // dims[2] % dims[1], c % dims[2])
+        n_near = -1  # the neighbour list for the largest threshold, built when a query first needs it
+        for r in range(q_start[c], q_start[c + 1]):
+            level = _undecided(q_near[r], ts, ts2_lo)
+            if level < 0:
+                continue
+            if level == top:
+                if n_near < 0:
+                    n_near = _cells_within(q_start[c], cxyz, dims, q_box, p_start, p_box, reach2[top], near_cells)
+                cells, n = near_cells, n_near
+            else:  # a smaller threshold: the cell itself and, per axis, the neighbour the box q +- t crosses into
+                cells, n = crossed, _cells_crossed(q_pts[r], ts[level] + pad, cxyz, dims, origin, h, p_start, crossed)
+            q = (q_pts[r, 0], q_pts[r, 1], q_pts[r, 2])
+            best = q_near[r]
+            for k in range(n):
+                if _box_d2(q, p_box, p_start[cells[k]]) < reach2[level]:
+                    found = _scan(q, cells[k], p_start, p_pts, p_near)
+                    if found < best:
+                        best = found
+                        level = _undecided(best, ts, ts2_lo)
                         if level < 0:
                             break
-                    q_near[r] = best
+            q_near[r] = best
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cells_crossed(q, rad, cxyz, dims, origin, h, p_start, out):  # pragma: no cover - compiled
+    """The occupied cells that the box q +- rad touches (q's own cell and the neighbours it crosses into; rad < h,
+    so at most 3 x 3 x 3): their count, the cells in `out`."""
+    cx, cy, cz = cxyz
+    lo = (origin[0] + cx * h, origin[1] + cy * h, origin[2] + cz * h)  # the cell's low corner
+    x0, x1 = -int(q[0] - rad < lo[0]), int(q[0] + rad >= lo[0] + h)
+    y0, y1 = -int(q[1] - rad < lo[1]), int(q[1] + rad >= lo[1] + h)
+    z0, z1 = -int(q[2] - rad < lo[2]), int(q[2] + rad >= lo[2] + h)
+    n = 0
+    for ox in range(x0, x1 + 1):
+        for oy in range(y0, y1 + 1):
+            for oz in range(z0, z1 + 1):
+                c2 = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz + oz
+                if p_start[c2 + 1] > p_start[c2]:
+                    out[n] = c2
+                    n += 1
+    return n
 
 
 @numba.njit(cache=True, nogil=True)
@@ -275,23 +273,23 @@ def _cells_within(q_first, cxyz, dims, q_box, p_start, p_box, reach2, out):  # p
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _box_d2(q0, q1, q2, box, f):  # pragma: no cover - compiled
-    """Squared distance from a query to the box of the cell whose first point is f: a lower bound of its squared
-    distance to every point in the cell."""
-    gx = max(box[f, 0] - q0, q0 - box[f, 3], 0.0)
-    gy = max(box[f, 1] - q1, q1 - box[f, 4], 0.0)
-    gz = max(box[f, 2] - q2, q2 - box[f, 5], 0.0)
+def _box_d2(q, box, f):  # pragma: no cover - compiled
+    """Squared distance from query q (3,) to the box of the cell whose first point is f: a lower bound of its
+    squared distance to every point in the cell."""
+    gx = max(box[f, 0] - q[0], q[0] - box[f, 3], 0.0)
+    gy = max(box[f, 1] - q[1], q[1] - box[f, 4], 0.0)
+    gz = max(box[f, 2] - q[2], q[2] - box[f, 5], 0.0)
     return (gx * gx + gy * gy) + gz * gz
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _scan(q0, q1, q2, c, p_start, p_pts, p_near):  # pragma: no cover - compiled
-    """Smallest squared distance from the query to the points of cell c, lowering their own bounds on the way."""
+def _scan(q, c, p_start, p_pts, p_near):  # pragma: no cover - compiled
+    """Smallest squared distance from query q (3,) to the points of cell c, lowering their own bounds on the way."""
     found = np.inf
     for s in range(p_start[c], p_start[c + 1]):
-        dx = q0 - p_pts[s, 0]
-        dy = q1 - p_pts[s, 1]
-        dz = q2 - p_pts[s, 2]
+        dx = q[0] - p_pts[s, 0]
+        dy = q[1] - p_pts[s, 1]
+        dz = q[2] - p_pts[s, 2]
         d2 = (dx * dx + dy * dy) + dz * dz
         if d2 < p_near[s]:
             p_near[s] = d2
