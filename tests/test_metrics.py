@@ -3,6 +3,11 @@ loop-based reference written here straight from the definition."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -253,3 +258,14 @@ def test_finite_check_is_not_fooled_by_an_overflowing_sum() -> None:
         assert not all_finite(x)
     assert not all_finite(torch.tensor([float("inf"), -float("inf")], dtype=torch.float64))  # sum is NaN
     assert all_finite(np.full((4, 3), 1e308)) and not all_finite(np.array([1.0, np.nan]))  # numpy arrays too
+
+
+def test_compiled_kernels_under_numba_bounds_checking(tmp_path: Path) -> None:
+    """The search and histogram tests pass again with the kernels rebuilt with numba's index checks: no read or
+    write outside an array, whatever the inputs (thresholds wider than half a cell, outliers, unequal sizes)."""
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    selection = "brute_force or pck_curves or whole_table or auc"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", selection]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "IndexError" not in proc.stdout
