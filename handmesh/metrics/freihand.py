@@ -21,6 +21,7 @@ exactly by a grid search in compiled code, `handmesh.metrics.nearest`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numba
@@ -66,9 +67,25 @@ def auc_thresholds() -> np.ndarray:
 # Per-point errors, mean and AUC
 
 
-def point_errors(pred: ArrayLike, gt: ArrayLike) -> Tensor:
+def point_errors(pred: ArrayLike, gt: ArrayLike) -> np.ndarray:
     """Euclidean distance per point: (B, N, 3), (B, N, 3) -> (B, N) float64, as the official script computes it."""
-    return _norm3(_as_f64(gt) - _as_f64(pred))
+    gt64, pred64 = _as_numpy(gt), _as_numpy(pred)
+    if gt64.shape != pred64.shape or gt64.ndim != 3 or gt64.shape[-1] != 3:
+        raise ValueError(f"point_errors: expected two (B, N, 3) arrays, got {pred64.shape} and {gt64.shape}")
+    return _distances(gt64, pred64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _distances(a, b):  # pragma: no cover - compiled
+    """sqrt((dx^2 + dy^2) + dz^2) of a - b per point, the official script's rounding: (B, N, 3) x 2 -> (B, N)."""
+    out = np.empty(a.shape[:2])
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            dx = a[i, j, 0] - b[i, j, 0]
+            dy = a[i, j, 1] - b[i, j, 1]
+            dz = a[i, j, 2] - b[i, j, 2]
+            out[i, j] = math.sqrt((dx * dx + dy * dy) + dz * dz)
+    return out
 
 
 def mean_error(errors: ArrayLike) -> float:
@@ -133,17 +150,20 @@ def _trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 # F-score
 
 
-def f_scores(pred_verts: ArrayLike, gt_verts: ArrayLike, thresholds: Sequence[float] = F_THRESHOLDS) -> np.ndarray:
+def f_scores(
+    pred_verts: ArrayLike, gt_verts: ArrayLike, thresholds: Sequence[float] = F_THRESHOLDS, check_finite: bool = True
+) -> np.ndarray:
     """Per-sample F-scores (B, len(thresholds)) float64 between predicted and ground-truth point sets.
 
     pred_verts (B, M, 3), gt_verts (B, N, 3), metres. Computed as the official `calculate_fscore`:
     precision = share of GT points with a prediction closer than t, recall = share of predicted points with a
     GT point closer than t, F = 2 * recall * precision / (recall + precision), 0 when both are 0.
+    check_finite=False skips the NaN/inf check, for inputs already checked.
     """
     pred, gt = _as_f64(pred_verts), _as_f64(gt_verts)
     if pred.dim() != 3 or gt.dim() != 3 or pred.shape[0] != gt.shape[0] or pred.shape[-1] != 3 or gt.shape[-1] != 3:
         raise ValueError(f"f_scores: expected (B, M, 3) and (B, N, 3), got {tuple(pred.shape)} and {tuple(gt.shape)}")
-    found_gt, found_pred = nearest_within(gt, pred, thresholds)  # (T, B, N), (T, B, M)
+    found_gt, found_pred = nearest_within(gt, pred, thresholds, check_finite=check_finite)  # (T,B,N), (T,B,M)
     n_gt, n_pred = gt.shape[1], pred.shape[1]
     out = np.zeros((pred.shape[0], len(thresholds)), dtype=np.float64)
     if n_gt == 0 or n_pred == 0:
@@ -194,8 +214,8 @@ def freihand_scores(
         err_np = _as_numpy(err)
         out[f"{name}_mean3d"] = mean_error(err_np) * 100.0  # cm, as the official script writes
         out[f"{name}_auc3d"] = auc(err_np)
-    f = f_scores(pred_verts, gt_verts, F_THRESHOLDS)  # (B, T)
-    f_al = f_scores(verts_al, gt_verts, F_THRESHOLDS)
+    f = f_scores(pred_verts, gt_verts, F_THRESHOLDS, check_finite=False)  # (B, T); inputs checked above
+    f_al = f_scores(verts_al, gt_verts, F_THRESHOLDS, check_finite=False)  # finite: a similarity of finite points
     for i, t in enumerate(F_THRESHOLDS):
         mm = round(t * 1000)
         out[f"f_score_{mm}"] = float(np.ascontiguousarray(f[:, i]).mean())
@@ -228,10 +248,5 @@ def _as_f64(x: ArrayLike) -> Tensor:
 
 def _as_numpy(x: ArrayLike) -> np.ndarray:
     if isinstance(x, Tensor):
-        return x.detach().cpu().to(torch.float64).numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
-def _norm3(d: Tensor) -> Tensor:
-    """sqrt((dx^2 + dy^2) + dz^2), the official script's rounding (numpy sum over 3, open3d's KD-tree)."""
-    return torch.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] + d[..., 2] * d[..., 2])
+        x = x.detach().cpu().to(torch.float64).numpy()
+    return np.ascontiguousarray(x, dtype=np.float64)

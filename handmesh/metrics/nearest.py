@@ -39,13 +39,18 @@ _BOX_MARGIN = 1e-9  # a cell is skipped when its box is this much (relative) bey
 
 
 def nearest_within(
-    a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, thresholds: Sequence[float], threads: int | None = None
+    a: np.ndarray | torch.Tensor,
+    b: np.ndarray | torch.Tensor,
+    thresholds: Sequence[float],
+    threads: int | None = None,
+    check_finite: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """For every point of `a` (B, N, 3) whether its nearest point of `b` (B, M, 3) (same sample) is closer than
     each threshold (strict `<`), and the same for every point of `b` towards `a`.
 
     Returns boolean tensors (T, B, N) and (T, B, M), equal to brute force on float64 sqrt((dx^2 + dy^2) + dz^2).
-    threads: worker threads (default: torch's intra-op thread count).
+    threads: worker threads (default: torch's intra-op thread count). check_finite: refuse NaN or inf
+    coordinates (skip only for inputs already checked: the search is undefined for them).
     """
     ts = np.asarray([float(t) for t in thresholds], dtype=np.float64)
     if not np.all((ts > 0) & np.isfinite(ts)):
@@ -53,7 +58,7 @@ def nearest_within(
     a64, b64 = _as_f64(a), _as_f64(b)
     if a64.ndim != 3 or b64.ndim != 3 or a64.shape[0] != b64.shape[0] or a64.shape[2] != 3 or b64.shape[2] != 3:
         raise ValueError(f"nearest_within: expected (B, N, 3) and (B, M, 3), got {a64.shape} and {b64.shape}")
-    if not (all_finite(a64) and all_finite(b64)):
+    if check_finite and not (all_finite(a64) and all_finite(b64)):
         raise ValueError("nearest_within: non-finite coordinates")
     near_a = np.full(a64.shape[:2], np.inf)  # squared distances that decide every threshold (see _search)
     near_b = np.full(b64.shape[:2], np.inf)
