@@ -8,9 +8,9 @@ occupied cell keeps the bounding box of its points. A query:
 
 - starts from the distance to its corresponding point (same index) when both sets have the same size, which
   often decides every threshold at once;
-- else visits the nearby cells whose box is closer than the largest undecided threshold (for the largest
-  threshold, a per-cell list of the neighbours whose boxes are within reach of the query cell's box; for smaller
-  ones, only the neighbours its own box `q +- t` crosses into), and stops as soon as every threshold is decided.
+- else visits nearby occupied cells (for the largest threshold, all occupied neighbours, listed once per cell;
+  for a smaller one, only its own cell and the neighbours its box `q +- t` crosses into), skips each cell whose
+  box is not closer than the largest undecided threshold, and stops as soon as every threshold is decided.
 
 Every distance computed is also an upper bound for the other point's nearest distance, which settles many
 points of the second direction early.
@@ -148,8 +148,8 @@ def _search_sample(a, b, ts, near_a, near_b):  # pragma: no cover - compiled
         reach2[k] = (ts[k] * (1.0 + _BOX_MARGIN)) ** 2
     pad = _CELL_MARGIN * ts[0] + 1e-12 * big  # widens each query box by more than any rounding of the cells
     grid = (dims, origin, h, ts, reach2, pad)
-    _pass(a_cells, a_start, a_pts, a_box, a_near, b_start, b_pts, b_box, b_near, grid)
-    _pass(b_cells, b_start, b_pts, b_box, b_near, a_start, a_pts, a_box, a_near, grid)
+    _pass(a_cells, a_start, a_pts, a_near, b_start, b_pts, b_box, b_near, grid)
+    _pass(b_cells, b_start, b_pts, b_near, a_start, a_pts, a_box, a_near, grid)
     near_a[a_order] = a_near
     near_b[b_order] = b_near
 
@@ -198,7 +198,7 @@ def _grid(points, origin, inv_h, dims):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _pass(q_cells, q_start, q_pts, q_box, q_near, p_start, p_pts, p_box, p_near, grid):  # pragma: no cover - compiled
+def _pass(q_cells, q_start, q_pts, q_near, p_start, p_pts, p_box, p_near, grid):  # pragma: no cover - compiled
     """Lower q_near[r] (squared, cell order) until it decides every threshold for query q_pts[r] against the
     points p_pts; every distance computed also lowers p_near for that point.
 
@@ -211,17 +211,18 @@ def _pass(q_cells, q_start, q_pts, q_box, q_near, p_start, p_pts, p_box, p_near,
     crossed = np.empty(27, np.int64)
     for c in q_cells:
         cxyz = (c // (dims[1] * dims[2]), c // dims[2] % dims[1], c % dims[2])
-        n_near = -1  # the neighbour list for the largest threshold, built when a query first needs it
+        n_near = -1  # built when a query of this cell first needs it
         for r in range(q_start[c], q_start[c + 1]):
             level = _undecided(q_near[r], ts, ts2_lo)
             if level < 0:
                 continue
-            if level == top:
+            if level == top:  # the largest threshold: all occupied neighbours, listed once per cell
                 if n_near < 0:
-                    n_near = _cells_within(q_start[c], cxyz, dims, q_box, p_start, p_box, reach2[top], near_cells)
+                    n_near = _occupied(cxyz, (-1, -1, -1), (1, 1, 1), dims, p_start, near_cells)
                 cells, n = near_cells, n_near
-            else:  # a smaller threshold: the cell itself and, per axis, the neighbour the box q +- t crosses into
-                cells, n = crossed, _cells_crossed(q_pts[r], ts[level] + pad, cxyz, dims, origin, h, p_start, crossed)
+            else:  # a smaller one: the cell itself and, per axis, the neighbour the box q +- t crosses into
+                first, last = _crossed(q_pts[r], ts[level] + pad, cxyz, origin, h)
+                cells, n = crossed, _occupied(cxyz, first, last, dims, p_start, crossed)
             q = (q_pts[r, 0], q_pts[r, 1], q_pts[r, 2])
             best = q_near[r]
             for k in range(n):
@@ -236,42 +237,23 @@ def _pass(q_cells, q_start, q_pts, q_box, q_near, p_start, p_pts, p_box, p_near,
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _cells_crossed(q, rad, cxyz, dims, origin, h, p_start, out):  # pragma: no cover - compiled
-    """The occupied cells that the box q +- rad touches (q's own cell and the neighbours it crosses into; rad < h,
-    so at most 3 x 3 x 3): their count, the cells in `out`."""
-    cx, cy, cz = cxyz
-    lo = (origin[0] + cx * h, origin[1] + cy * h, origin[2] + cz * h)  # the cell's low corner
-    x0, x1 = -int(q[0] - rad < lo[0]), int(q[0] + rad >= lo[0] + h)
-    y0, y1 = -int(q[1] - rad < lo[1]), int(q[1] + rad >= lo[1] + h)
-    z0, z1 = -int(q[2] - rad < lo[2]), int(q[2] + rad >= lo[2] + h)
-    n = 0
-    for ox in range(x0, x1 + 1):
-        for oy in range(y0, y1 + 1):
-            for oz in range(z0, z1 + 1):
-                c2 = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz + oz
-                if p_start[c2 + 1] > p_start[c2]:
-                    out[n] = c2
-                    n += 1
-    return n
+def _crossed(q, rad, cxyz, origin, h):  # pragma: no cover - compiled
+    """Per axis, the neighbour offsets (-1 or 0, 0 or 1) that the box q +- rad reaches from q's cell (rad < h)."""
+    lo = (origin[0] + cxyz[0] * h, origin[1] + cxyz[1] * h, origin[2] + cxyz[2] * h)  # the cell's low corner
+    first = (-int(q[0] - rad < lo[0]), -int(q[1] - rad < lo[1]), -int(q[2] - rad < lo[2]))
+    last = (int(q[0] + rad >= lo[0] + h), int(q[1] + rad >= lo[1] + h), int(q[2] + rad >= lo[2] + h))
+    return first, last
 
 
 @numba.njit(cache=True, nogil=True)
-def _cells_within(q_first, cxyz, dims, q_box, p_start, p_box, reach2, out):  # pragma: no cover - compiled
-    """The occupied neighbours of a cell (and the cell itself) whose box is within reach of the box of the cell's
-    queries (whose first query is q_first): their count, the cells in `out`."""
-    cx, cy, cz = cxyz
+def _occupied(cxyz, first, last, dims, p_start, out):  # pragma: no cover - compiled
+    """The occupied cells at offsets first..last (per axis, within -1..1) from cell cxyz: their count, in `out`."""
     n = 0
-    for ox in range(-1, 2):
-        for oy in range(-1, 2):
-            for oz in range(-1, 2):
-                c2 = ((cx + ox) * dims[1] + cy + oy) * dims[2] + cz + oz
-                if p_start[c2 + 1] == p_start[c2]:
-                    continue
-                f, g = p_start[c2], q_first
-                gx = max(p_box[f, 0] - q_box[g, 3], q_box[g, 0] - p_box[f, 3], 0.0)
-                gy = max(p_box[f, 1] - q_box[g, 4], q_box[g, 1] - p_box[f, 4], 0.0)
-                gz = max(p_box[f, 2] - q_box[g, 5], q_box[g, 2] - p_box[f, 5], 0.0)
-                if (gx * gx + gy * gy) + gz * gz < reach2:
+    for ox in range(first[0], last[0] + 1):
+        for oy in range(first[1], last[1] + 1):
+            for oz in range(first[2], last[2] + 1):
+                c2 = ((cxyz[0] + ox) * dims[1] + cxyz[1] + oy) * dims[2] + cxyz[2] + oz
+                if p_start[c2 + 1] > p_start[c2]:
                     out[n] = c2
                     n += 1
     return n
@@ -305,7 +287,8 @@ def _scan(q, c, p_start, p_pts, p_near):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _undecided(d2, ts, ts2_lo):  # pragma: no cover - compiled
-    """Index of the largest threshold (ts ascending) that sqrt(d2) is not below; -1 once all are met."""
+    """Index of the largest threshold (ts ascending) that sqrt(d2) is not below; -1 once all are met.
+    ts2_lo: a squared distance surely below the smallest threshold, which settles most cases without a sqrt."""
     if d2 < ts2_lo:
         return -1
     d = math.sqrt(d2)
