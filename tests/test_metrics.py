@@ -23,7 +23,7 @@ from handmesh.metrics.freihand import (
     mean_error,
     pck_curves,
 )
-from handmesh.metrics.nearest import all_finite, nearest_within
+from handmesh.metrics.nearest import all_finite, count_within, nearest_within
 
 THRESHOLDS = np.linspace(0.0, 0.05, 100)
 
@@ -131,11 +131,14 @@ def test_nearest_neighbour_search_equals_brute_force() -> None:
         gt + 0.5,
     ):  # nothing close
         found_gt, found_pred = nearest_within(gt, pred, (0.005, 0.015, 0.001))
+        count_gt, count_pred = count_within(gt, pred, (0.005, 0.015, 0.001))
         d = torch.sqrt(((gt[:, :, None] - pred[:, None]) ** 2).sum(-1))  # (B, N, M)
         for k, t in enumerate((0.005, 0.015, 0.001)):
             assert torch.equal(found_gt[k], d.amin(2) < t)
             assert torch.equal(found_pred[k], d.amin(1) < t)
-    # float32 search, float64 answers: tiny clouds, clouds far from the origin, distances a hair from t
+            np.testing.assert_array_equal(count_gt[k], (d.amin(2) < t).sum(1).numpy())
+            np.testing.assert_array_equal(count_pred[k], (d.amin(1) < t).sum(1).numpy())
+    # tiny clouds, clouds far from the origin, thresholds exactly at and a hair above a nearest distance
     for scale, offset in ((1e-4, 0.0), (0.02, 100.0)):
         gt = torch.from_numpy(rng.normal(size=(3, 200, 3)) * scale + offset)
         pred = gt + torch.from_numpy(rng.normal(size=gt.shape) * scale)

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from handmesh.geometry.procrustes import procrustes_transform
-from handmesh.metrics.nearest import all_finite, nearest_within
+from handmesh.metrics.nearest import all_finite, count_within
 
 # The 12 numbers of the official script, in its order (means in cm, as it prints them).
 OFFICIAL_KEYS: tuple[str, ...] = (
@@ -163,14 +163,13 @@ def f_scores(
     pred, gt = _as_f64(pred_verts), _as_f64(gt_verts)
     if pred.dim() != 3 or gt.dim() != 3 or pred.shape[0] != gt.shape[0] or pred.shape[-1] != 3 or gt.shape[-1] != 3:
         raise ValueError(f"f_scores: expected (B, M, 3) and (B, N, 3), got {tuple(pred.shape)} and {tuple(gt.shape)}")
-    found_gt, found_pred = nearest_within(gt, pred, thresholds, check_finite=check_finite)  # (T,B,N), (T,B,M)
     n_gt, n_pred = gt.shape[1], pred.shape[1]
-    out = np.zeros((pred.shape[0], len(thresholds)), dtype=np.float64)
     if n_gt == 0 or n_pred == 0:
-        return out  # the official script scores an empty set 0
+        return np.zeros((pred.shape[0], len(thresholds)), dtype=np.float64)  # the official script scores 0
+    count_gt, count_pred = count_within(gt, pred, thresholds, check_finite=check_finite)  # (T, B) each
     # counts / lengths, as float(sum(d < th for d in ...)) / float(len(...)): exact
-    precision = found_gt.sum(-1).cpu().numpy().astype(np.float64) / float(n_gt)  # (T, B)
-    recall = found_pred.sum(-1).cpu().numpy().astype(np.float64) / float(n_pred)
+    precision = count_gt.astype(np.float64) / float(n_gt)
+    recall = count_pred.astype(np.float64) / float(n_pred)
     total = recall + precision
     with np.errstate(invalid="ignore", divide="ignore"):
         f = np.where(total > 0, 2 * recall * precision / total, 0.0)

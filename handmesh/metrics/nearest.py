@@ -52,22 +52,47 @@ def nearest_within(
     threads: worker threads (default: torch's intra-op thread count). check_finite: refuse NaN or inf
     coordinates (skip only for inputs already checked: the search is undefined for them).
     """
+    ts, near_a, near_b = _decide(a, b, thresholds, threads, check_finite)
+    found_a = np.sqrt(near_a)[None] < ts[:, None, None]  # (T, B, N)
+    found_b = np.sqrt(near_b)[None] < ts[:, None, None]  # (T, B, M)
+    return torch.from_numpy(found_a), torch.from_numpy(found_b)
+
+
+def count_within(
+    a: np.ndarray | torch.Tensor,
+    b: np.ndarray | torch.Tensor,
+    thresholds: Sequence[float],
+    threads: int | None = None,
+    check_finite: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, how many points of `a` have a point of `b` closer than each threshold, and how many points of
+    `b` have one of `a`: int64 (T, B) each, the sums of `nearest_within`'s masks without building them."""
+    ts, near_a, near_b = _decide(a, b, thresholds, threads, check_finite)
+    return _count_below(near_a, ts), _count_below(near_b, ts)
+
+
+def _decide(
+    a: np.ndarray | torch.Tensor,
+    b: np.ndarray | torch.Tensor,
+    thresholds: Sequence[float],
+    threads: int | None,
+    check_finite: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate, search, and return the thresholds (T,) and squared distances near_a (B, N), near_b (B, M) with
+    sqrt(near) < t exactly when the point's nearest neighbour is closer than t, for every threshold t."""
     ts = np.asarray([float(t) for t in thresholds], dtype=np.float64)
     if not np.all((ts > 0) & np.isfinite(ts)):
         raise ValueError(f"thresholds must be positive and finite, got {list(thresholds)}")
     a64, b64 = _as_f64(a), _as_f64(b)
     if a64.ndim != 3 or b64.ndim != 3 or a64.shape[0] != b64.shape[0] or a64.shape[2] != 3 or b64.shape[2] != 3:
-        raise ValueError(f"nearest_within: expected (B, N, 3) and (B, M, 3), got {a64.shape} and {b64.shape}")
+        raise ValueError(f"nearest neighbours: expected (B, N, 3) and (B, M, 3), got {a64.shape} and {b64.shape}")
     if check_finite and not (all_finite(a64) and all_finite(b64)):
-        raise ValueError("nearest_within: non-finite coordinates")
-    near_a = np.full(a64.shape[:2], np.inf)  # squared distances that decide every threshold (see _search)
+        raise ValueError("nearest neighbours: non-finite coordinates")
+    near_a = np.full(a64.shape[:2], np.inf)
     near_b = np.full(b64.shape[:2], np.inf)
     if ts.size and a64.shape[1] and b64.shape[1]:
         _run_chunks(a64, b64, np.sort(ts), near_a, near_b, threads or torch.get_num_threads())
-    dist_a, dist_b = np.sqrt(near_a), np.sqrt(near_b)
-    found_a = torch.from_numpy(dist_a[None] < ts[:, None, None])  # (T, B, N)
-    found_b = torch.from_numpy(dist_b[None] < ts[:, None, None])  # (T, B, M)
-    return found_a, found_b
+    return ts, near_a, near_b
 
 
 def all_finite(x: np.ndarray | torch.Tensor) -> bool:
@@ -99,6 +124,19 @@ def _as_f64(x: np.ndarray | torch.Tensor) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------------------------
 # numba kernels (squared distances throughout; sqrt only where a threshold is compared, as the official script)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_below(near, ts):  # pragma: no cover - compiled
+    """counts[k, s]: points of sample s with sqrt(near) < ts[k]. near: (B, N) squared distances -> (T, B) int64."""
+    counts = np.zeros((ts.shape[0], near.shape[0]), np.int64)
+    for s in range(near.shape[0]):
+        for i in range(near.shape[1]):
+            d = math.sqrt(near[s, i])
+            for k in range(ts.shape[0]):
+                if d < ts[k]:
+                    counts[k, s] += 1
+    return counts
 
 
 @numba.njit(cache=True, nogil=True)
@@ -278,10 +316,8 @@ def _scan(q, c, p_start, p_pts, p_near):  # pragma: no cover - compiled
         dy = q[1] - p_pts[s, 1]
         dz = q[2] - p_pts[s, 2]
         d2 = (dx * dx + dy * dy) + dz * dz
-        if d2 < p_near[s]:
-            p_near[s] = d2
-        if d2 < found:
-            found = d2
+        p_near[s] = min(p_near[s], d2)
+        found = min(found, d2)
     return found
 
 
