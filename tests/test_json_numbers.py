@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from handmesh.data.json_numbers import parse_numbers
+from handmesh.data.json_numbers import _DD_POWERS, _DD_RANGE, _times_power, parse_numbers
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -33,6 +35,41 @@ def test_equals_json_loads_bit_for_bit() -> None:
         "1.00000000000000000000001, -0.0, -0e0, 0.30000000000000004, 123456789012345678901, 4.9e-324]"
     )
     assert _same_bits(parse_numbers(text.encode()), np.array(json.loads(text), dtype=np.float64))
+
+
+def test_decimals_next_to_halfway_points_round_like_json_loads() -> None:
+    """The double-double path must give up (and strtod decide) exactly where rounding is in doubt: 17- and
+    18-digit decimals a few units of their last digit from the midpoint of two adjacent doubles, exact midpoints
+    of large integers (ties to even), and powers of two (where the gap below is half the gap above)."""
+    rng = np.random.default_rng(1)
+    xs = np.concatenate([rng.normal(size=300) * 0.05, 2.0 ** rng.integers(-60, 60, 100).astype(np.float64)])
+    tokens = []
+    for x in xs:
+        for neighbour in (np.nextafter(x, np.inf), np.nextafter(x, -np.inf)):
+            mid = (Fraction(float(x)) + Fraction(float(neighbour))) / 2  # exactly halfway between two doubles
+            for digits in (17, 18):
+                text = f"{Decimal(mid.numerator) / Decimal(mid.denominator):.{digits - 1}e}"
+                mantissa, exponent = text.split("e")
+                last = Decimal(1).scaleb(int(exponent) - digits + 1)  # one unit of the last digit
+                for k in (-2, -1, 0, 1, 2):
+                    tokens.append(f"{Decimal(mantissa).scaleb(int(exponent)) + k * last:.{digits - 1}e}")
+    tokens += [str(2**53 + 1), str(2**54 + 2), str(2**55 + 4), "9007199254740993e-5", "123456789012345678"]
+    text = "[" + ",".join(tokens) + "]"
+    assert _same_bits(parse_numbers(text.encode()), np.array(json.loads(text), dtype=np.float64))
+
+
+def test_double_double_product_is_the_nearest_double_or_gives_up() -> None:
+    """mantissa x 10^e in double-double: the correctly rounded double (exact rational arithmetic decides), or NaN
+    where the error bound cannot exclude the other neighbour: it must give up at exact halfway points."""
+    rng = np.random.default_rng(2)
+    for _ in range(3000):
+        mantissa = int(rng.integers(2**53, 10**18))
+        e = int(rng.integers(-_DD_RANGE, _DD_RANGE + 1))
+        got = _times_power(mantissa, *_DD_POWERS[e + _DD_RANGE])
+        assert got == float(Fraction(mantissa) * Fraction(10) ** e)  # float(Fraction) rounds correctly
+    for tie in (2**53 + 1, 2**54 + 2, 2**55 + 4, 2**59 + 64):  # exactly between two doubles: left to strtod
+        assert np.isnan(_times_power(tie, *_DD_POWERS[_DD_RANGE]))
+    assert _times_power(2**53 + 2, *_DD_POWERS[_DD_RANGE]) == 2.0**53 + 2  # a double itself: decided
 
 
 def test_nesting_and_whitespace_are_separators() -> None:

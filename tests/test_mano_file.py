@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from handmesh.mano.standin import build_standin
 
 from handmesh.mano.file import MANOFileError, detect_side, load_mano_file
+from handmesh.mano.standin import build_standin
 
 
 def _fake_chumpy_modules() -> dict[str, types.ModuleType]:

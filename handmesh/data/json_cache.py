@@ -6,9 +6,9 @@ one is parsed again. If that folder cannot be written, the cache goes to the use
 (`$XDG_CACHE_HOME/handmesh/json` or `~/.cache/handmesh/json`), and if that fails too, nothing is cached.
 
 Parsing avoids building Python lists of floats (a 600 MB training JSON would take minutes and gigabytes that
-way): the numbers are read straight into a float64 array (`handmesh.data.json_numbers`) and the nesting is checked from the brackets; anything
-irregular falls back to `json.loads`, which also produces the error message for invalid JSON. Values are the
-same as `json.load` gives (both round decimal strings correctly).
+way): the numbers are read straight into a float64 array (`handmesh.data.json_numbers`) and the nesting is
+checked from the brackets; anything irregular falls back to `json.loads`, which also produces the error message
+for invalid JSON. Values are the same as `json.load` gives (both round decimal strings correctly).
 """
 
 from __future__ import annotations
