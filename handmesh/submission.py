@@ -18,9 +18,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from handmesh.data.json_cache import parse_json_bytes
+from handmesh.metrics.arrays import as_float64
 
 NUM_KEYPOINTS, NUM_VERTICES = 21, 778
 PRED_NAME = "pred.json"
@@ -177,10 +177,8 @@ def _read_zip_member(path: Path) -> bytes:
 
 
 def _to_numpy(x, path: Path) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().to(torch.float64).numpy()
     try:
-        return np.asarray(x, dtype=np.float64)
+        return as_float64(x)
     except (ValueError, TypeError):
         raise SubmissionError(
             f"{path}: predictions must be numeric arrays of shape (N, 21, 3) and (N, 778, 3)"

@@ -26,11 +26,10 @@ from collections.abc import Sequence
 
 import numba
 import numpy as np
-import torch
-from torch import Tensor
 
-from handmesh.geometry.procrustes import procrustes_transform
-from handmesh.metrics.nearest import all_finite, count_within
+from handmesh.metrics.alignment import procrustes_aligned
+from handmesh.metrics.arrays import ArrayLike, all_finite, as_float64
+from handmesh.metrics.nearest import count_within
 
 # The 12 numbers of the official script, in its order (means in cm, as it prints them).
 OFFICIAL_KEYS: tuple[str, ...] = (
@@ -55,8 +54,6 @@ AUC_MIN, AUC_MAX, AUC_STEPS = 0.0, 0.05, 100
 F_THRESHOLDS: tuple[float, ...] = (0.005, 0.015)
 NUM_KEYPOINTS, NUM_VERTICES = 21, 778
 
-ArrayLike = Tensor | np.ndarray
-
 
 def auc_thresholds() -> np.ndarray:
     """The official AUC thresholds `np.linspace(0.0, 0.05, 100)` (metres, float64)."""
@@ -69,7 +66,7 @@ def auc_thresholds() -> np.ndarray:
 
 def point_errors(pred: ArrayLike, gt: ArrayLike) -> np.ndarray:
     """Euclidean distance per point: (B, N, 3), (B, N, 3) -> (B, N) float64, as the official script computes it."""
-    gt64, pred64 = _as_numpy(gt), _as_numpy(pred)
+    gt64, pred64 = as_float64(gt), as_float64(pred)
     if gt64.shape != pred64.shape or gt64.ndim != 3 or gt64.shape[-1] != 3:
         raise ValueError(f"point_errors: expected two (B, N, 3) arrays, got {pred64.shape} and {gt64.shape}")
     return _distances(gt64, pred64)
@@ -90,7 +87,7 @@ def _distances(a, b):  # pragma: no cover - compiled
 
 def mean_error(errors: ArrayLike) -> float:
     """Official mean error (metres): mean over points of the per-point mean over samples. errors: (B, N)."""
-    per_point = np.ascontiguousarray(_as_numpy(errors).T).mean(axis=1)  # (N,), each a contiguous pairwise sum
+    per_point = np.ascontiguousarray(as_float64(errors).T).mean(axis=1)  # (N,), each a contiguous pairwise sum
     return float(per_point.mean())
 
 
@@ -99,8 +96,8 @@ def pck_curves(errors: ArrayLike, thresholds: np.ndarray | None = None) -> np.nd
     thr = auc_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     if thr.ndim != 1 or thr.size == 0 or not np.all(np.diff(thr) > 0):
         raise ValueError(f"pck_curves: thresholds must be a non-empty increasing 1-D array, got {thr}")
-    e = _as_numpy(errors)
-    counts = _bucket_counts(np.ascontiguousarray(e), thr)  # (N, T + 1)
+    e = as_float64(errors)
+    counts = _bucket_counts(e, thr)  # (N, T + 1)
     return counts[:, : thr.size].cumsum(1) / float(e.shape[0])  # integer counts / B, as np.mean of booleans
 
 
@@ -160,8 +157,8 @@ def f_scores(
     GT point closer than t, F = 2 * recall * precision / (recall + precision), 0 when both are 0.
     check_finite=False skips the NaN/inf check, for inputs already checked.
     """
-    pred, gt = _as_f64(pred_verts), _as_f64(gt_verts)
-    if pred.dim() != 3 or gt.dim() != 3 or pred.shape[0] != gt.shape[0] or pred.shape[-1] != 3 or gt.shape[-1] != 3:
+    pred, gt = as_float64(pred_verts), as_float64(gt_verts)
+    if pred.ndim != 3 or gt.ndim != 3 or pred.shape[0] != gt.shape[0] or pred.shape[-1] != 3 or gt.shape[-1] != 3:
         raise ValueError(f"f_scores: expected (B, M, 3) and (B, N, 3), got {tuple(pred.shape)} and {tuple(gt.shape)}")
     n_gt, n_pred = gt.shape[1], pred.shape[1]
     if n_gt == 0 or n_pred == 0:
@@ -191,7 +188,7 @@ def freihand_scores(
     pred_xyz, gt_xyz: (B, 21, 3); pred_verts, gt_verts: (B, 778, 3); metres, camera frame; numpy or torch (any
     device). Raises ValueError for mismatched shapes, no samples, or non-finite values.
     """
-    pred_xyz, pred_verts, gt_xyz, gt_verts = (_as_f64(x) for x in (pred_xyz, pred_verts, gt_xyz, gt_verts))
+    pred_xyz, pred_verts, gt_xyz, gt_verts = (as_float64(x) for x in (pred_xyz, pred_verts, gt_xyz, gt_verts))
     _check_shapes(pred_xyz, gt_xyz, "keypoints")
     _check_shapes(pred_verts, gt_verts, "vertices")
     if pred_xyz.shape[0] != pred_verts.shape[0]:
@@ -201,18 +198,17 @@ def freihand_scores(
     for name, x in (("pred_xyz", pred_xyz), ("pred_verts", pred_verts), ("gt_xyz", gt_xyz), ("gt_verts", gt_verts)):
         if not all_finite(x):
             raise ValueError(f"{name} holds non-finite values (NaN or inf)")
-    verts_al = procrustes_transform(pred_verts, gt_verts).apply(pred_verts)
+    verts_al = procrustes_aligned(pred_verts, gt_verts)
     errors = {
         "xyz": point_errors(pred_xyz, gt_xyz),
-        "xyz_al": point_errors(procrustes_transform(pred_xyz, gt_xyz).apply(pred_xyz), gt_xyz),
+        "xyz_al": point_errors(procrustes_aligned(pred_xyz, gt_xyz), gt_xyz),
         "mesh": point_errors(pred_verts, gt_verts),
         "mesh_al": point_errors(verts_al, gt_verts),
     }
     out: dict[str, float] = {}
     for name, err in errors.items():
-        err_np = _as_numpy(err)
-        out[f"{name}_mean3d"] = mean_error(err_np) * 100.0  # cm, as the official script writes
-        out[f"{name}_auc3d"] = auc(err_np)
+        out[f"{name}_mean3d"] = mean_error(err) * 100.0  # cm, as the official script writes
+        out[f"{name}_auc3d"] = auc(err)
     f = f_scores(pred_verts, gt_verts, F_THRESHOLDS, check_finite=False)  # (B, T); inputs checked above
     f_al = f_scores(verts_al, gt_verts, F_THRESHOLDS, check_finite=False)  # finite: a similarity of finite points
     for i, t in enumerate(F_THRESHOLDS):
@@ -231,21 +227,9 @@ def freihand_scores(
     return out
 
 
-def _check_shapes(pred: Tensor, gt: Tensor, what: str) -> None:
-    if pred.dim() != 3 or pred.shape[-1] != 3 or pred.shape != gt.shape:
+def _check_shapes(pred: np.ndarray, gt: np.ndarray, what: str) -> None:
+    if pred.ndim != 3 or pred.shape[-1] != 3 or pred.shape != gt.shape:
         raise ValueError(
             f"{what}: prediction {tuple(pred.shape)} and ground truth {tuple(gt.shape)} must both be "
             "(B, N, 3) with the same shape"
         )
-
-
-def _as_f64(x: ArrayLike) -> Tensor:
-    if isinstance(x, Tensor):
-        return x.detach().to(torch.float64)
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
-
-
-def _as_numpy(x: ArrayLike) -> np.ndarray:
-    if isinstance(x, Tensor):
-        x = x.detach().cpu().to(torch.float64).numpy()
-    return np.ascontiguousarray(x, dtype=np.float64)

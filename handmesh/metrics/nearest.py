@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-import torch
+
+from handmesh.metrics.arrays import ArrayLike, all_finite, as_float64
 
 _CELL_MARGIN = 1e-6  # cells are this much (relative) wider than the largest threshold: rounding can't hide a pair
 _MAX_CELLS_PER_POINT = 4  # the grid grows coarser (cells twice as wide) until it has at most ~4 cells per point
@@ -39,28 +41,29 @@ _BOX_MARGIN = 1e-9  # a cell is skipped when its box is this much (relative) bey
 
 
 def nearest_within(
-    a: np.ndarray | torch.Tensor,
-    b: np.ndarray | torch.Tensor,
+    a: ArrayLike,
+    b: ArrayLike,
     thresholds: Sequence[float],
     threads: int | None = None,
     check_finite: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[np.ndarray, np.ndarray]:
     """For every point of `a` (B, N, 3) whether its nearest point of `b` (B, M, 3) (same sample) is closer than
     each threshold (strict `<`), and the same for every point of `b` towards `a`.
 
-    Returns boolean tensors (T, B, N) and (T, B, M), equal to brute force on float64 sqrt((dx^2 + dy^2) + dz^2).
-    threads: worker threads (default: torch's intra-op thread count). check_finite: refuse NaN or inf
-    coordinates (skip only for inputs already checked: the search is undefined for them).
+    Returns boolean arrays (T, B, N) and (T, B, M), equal to brute force on float64 sqrt((dx^2 + dy^2) + dz^2).
+    threads: worker threads (default: torch's intra-op thread count if torch is loaded, else the usable cores).
+    check_finite: refuse NaN or inf coordinates (skip only for inputs already checked: the search is undefined
+    for them).
     """
     ts, near_a, near_b = _decide(a, b, thresholds, threads, check_finite)
     found_a = np.sqrt(near_a)[None] < ts[:, None, None]  # (T, B, N)
     found_b = np.sqrt(near_b)[None] < ts[:, None, None]  # (T, B, M)
-    return torch.from_numpy(found_a), torch.from_numpy(found_b)
+    return found_a, found_b
 
 
 def count_within(
-    a: np.ndarray | torch.Tensor,
-    b: np.ndarray | torch.Tensor,
+    a: ArrayLike,
+    b: ArrayLike,
     thresholds: Sequence[float],
     threads: int | None = None,
     check_finite: bool = True,
@@ -72,8 +75,8 @@ def count_within(
 
 
 def _decide(
-    a: np.ndarray | torch.Tensor,
-    b: np.ndarray | torch.Tensor,
+    a: ArrayLike,
+    b: ArrayLike,
     thresholds: Sequence[float],
     threads: int | None,
     check_finite: bool,
@@ -83,7 +86,7 @@ def _decide(
     ts = np.asarray([float(t) for t in thresholds], dtype=np.float64)
     if not np.all((ts > 0) & np.isfinite(ts)):
         raise ValueError(f"thresholds must be positive and finite, got {list(thresholds)}")
-    a64, b64 = _as_f64(a), _as_f64(b)
+    a64, b64 = as_float64(a), as_float64(b)
     if a64.ndim != 3 or b64.ndim != 3 or a64.shape[0] != b64.shape[0] or a64.shape[2] != 3 or b64.shape[2] != 3:
         raise ValueError(f"nearest neighbours: expected (B, N, 3) and (B, M, 3), got {a64.shape} and {b64.shape}")
     if check_finite and not (all_finite(a64) and all_finite(b64)):
@@ -91,14 +94,17 @@ def _decide(
     near_a = np.full(a64.shape[:2], np.inf)
     near_b = np.full(b64.shape[:2], np.inf)
     if ts.size and a64.shape[1] and b64.shape[1]:
-        _run_chunks(a64, b64, np.sort(ts), near_a, near_b, threads or torch.get_num_threads())
+        _run_chunks(a64, b64, np.sort(ts), near_a, near_b, threads or _default_threads())
     return ts, near_a, near_b
 
 
-def all_finite(x: np.ndarray | torch.Tensor) -> bool:
-    """Whether x (numpy or torch) holds no NaN or inf; a finite sum settles it without a full boolean pass."""
-    lib = torch if isinstance(x, torch.Tensor) else np
-    return bool(lib.isfinite(x.sum())) or bool(lib.isfinite(x).all())
+def _default_threads() -> int:
+    """torch's intra-op thread count when torch is loaded (it honours torch.set_num_threads), else the cores
+    this process may use; torch itself is not imported for this."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch.get_num_threads()
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _run_chunks(a: np.ndarray, b: np.ndarray, ts: np.ndarray, near_a: np.ndarray, near_b: np.ndarray, threads: int):
@@ -114,12 +120,6 @@ def _run_chunks(a: np.ndarray, b: np.ndarray, ts: np.ndarray, near_a: np.ndarray
     with ThreadPoolExecutor(threads) as pool:
         for _ in pool.map(lambda c: _search_samples(a, b, ts, near_a, near_b, c[0], c[1]), chunks):
             pass
-
-
-def _as_f64(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().to(torch.float64).numpy()
-    return np.ascontiguousarray(x, dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------------------------------
