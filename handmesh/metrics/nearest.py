@@ -158,14 +158,11 @@ def _search_samples(a, b, ts, near_a, near_b, s0, s1):  # pragma: no cover - com
 def _search_sample(a, b, ts, near_a, near_b):  # pragma: no cover - compiled
     """Lower near_a (N,) and near_b (M,) (squared) until they decide every threshold, one sample: one grid for
     both sets, then a pass of a's points against b's grid and one of b's against a's."""
-    lo = np.full(3, np.inf)
-    hi = np.full(3, -np.inf)
-    for pts in (a, b):
-        for j in range(pts.shape[0]):
-            for k in range(3):
-                lo[k] = min(lo[k], pts[j, k])
-                hi[k] = max(hi[k], pts[j, k])
-    big = max(np.abs(lo).max(), np.abs(hi).max())
+    lo = a[0].copy()  # the bounding box of both sets
+    hi = a[0].copy()
+    _extend_box(a, lo, hi)
+    _extend_box(b, lo, hi)
+    big = max(abs(lo[0]), abs(lo[1]), abs(lo[2]), abs(hi[0]), abs(hi[1]), abs(hi[2]))
     # cell width > the largest threshold, with room for the rounding of (x - origin) / h at this coordinate size
     h = ts[ts.shape[0] - 1] * (1.0 + _CELL_MARGIN) + 1e-12 * big
     dims = np.empty(3, np.int64)
@@ -180,7 +177,7 @@ def _search_sample(a, b, ts, near_a, near_b):  # pragma: no cover - compiled
     origin = lo - h
     a_start, a_pts, a_order, a_box, a_cells = _grid(a, origin, 1.0 / h, dims)
     b_start, b_pts, b_order, b_box, b_cells = _grid(b, origin, 1.0 / h, dims)
-    a_near, b_near = near_a[a_order], near_b[b_order]  # bounds in cell order, written back at the end
+    a_near, b_near = _gather(near_a, a_order), _gather(near_b, b_order)  # bounds in cell order, written back
     reach2 = np.empty(ts.shape[0])  # a box at squared distance >= reach2[k] holds no point closer than ts[k]
     for k in range(ts.shape[0]):
         reach2[k] = (ts[k] * (1.0 + _BOX_MARGIN)) ** 2
@@ -188,8 +185,28 @@ def _search_sample(a, b, ts, near_a, near_b):  # pragma: no cover - compiled
     grid = (dims, origin, h, ts, reach2, pad)
     _pass(a_cells, a_start, a_pts, a_near, b_start, b_pts, b_box, b_near, grid)
     _pass(b_cells, b_start, b_pts, b_near, a_start, a_pts, a_box, a_near, grid)
-    near_a[a_order] = a_near
-    near_b[b_order] = b_near
+    for r in range(a_order.shape[0]):
+        near_a[a_order[r]] = a_near[r]
+    for r in range(b_order.shape[0]):
+        near_b[b_order[r]] = b_near[r]
+
+
+@numba.njit(cache=True, nogil=True)
+def _extend_box(points, lo, hi):  # pragma: no cover - compiled
+    """Grow the box lo..hi (3,) to hold points (M, 3)."""
+    for j in range(points.shape[0]):
+        for k in range(3):
+            lo[k] = min(lo[k], points[j, k])
+            hi[k] = max(hi[k], points[j, k])
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(values, order):  # pragma: no cover - compiled
+    """values[order] (1-D), as a loop: numba's fancy indexing costs seconds of compile time."""
+    out = np.empty(order.shape[0])
+    for r in range(order.shape[0]):
+        out[r] = values[order[r]]
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
