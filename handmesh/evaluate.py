@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,9 @@ from rich.table import Table
 
 from handmesh.data.errors import DataError
 from handmesh.data.json_cache import load_json_array
+from handmesh.metrics.arrays import all_finite
 from handmesh.metrics.freihand import NUM_KEYPOINTS, NUM_VERTICES, OFFICIAL_KEYS, PAPER_KEYS, freihand_scores
-from handmesh.submission import SubmissionError, atomic_write, read_submission
+from handmesh.submission import SubmissionError, atomic_write, check_count, read_submission
 
 # key -> (unit, meaning), in the order the table prints them
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -60,15 +62,19 @@ def load_ground_truth(gt_dir: str | Path, split: str = "evaluation") -> tuple[np
     if len(xyz) == 0:
         raise DataError(f"{xyz_path}: no samples")
     for path, array in ((xyz_path, xyz), (verts_path, verts)):
-        if not np.isfinite(array).all():
+        if not all_finite(array):
             raise DataError(f"{path}: holds NaN or inf values")
     return xyz, verts
 
 
 def evaluate_files(gt_dir: str | Path, pred_path: str | Path, split: str = "evaluation") -> dict[str, float]:
     """All numbers of `freihand_scores` for the submission `pred_path` against the ground truth in `gt_dir`."""
-    gt_xyz, gt_verts = load_ground_truth(gt_dir, split)
-    pred_xyz, pred_verts = read_submission(pred_path, expected_count=len(gt_xyz))
+    with ThreadPoolExecutor(2) as pool:  # the JSON number readers release the GIL: read both files at once
+        gt = pool.submit(load_ground_truth, gt_dir, split)
+        pred = pool.submit(read_submission, pred_path)
+        gt_xyz, gt_verts = gt.result()  # a ground-truth error first, as when reading one after the other
+        pred_xyz, pred_verts = pred.result()
+    check_count(len(pred_xyz), len(gt_xyz), str(pred_path))
     return freihand_scores(pred_xyz, pred_verts, gt_xyz, gt_verts)
 
 
