@@ -128,14 +128,23 @@ def _run_chunks(a: np.ndarray, b: np.ndarray, ts: np.ndarray, near_a: np.ndarray
 
 @numba.njit(cache=True, nogil=True)
 def _count_below(near, ts):  # pragma: no cover - compiled
-    """counts[k, s]: points of sample s with sqrt(near) < ts[k]. near: (B, N) squared distances -> (T, B) int64."""
+    """counts[k, s]: points of sample s with sqrt(near) < ts[k]. near: (B, N) squared distances -> (T, B) int64.
+
+    The squares of the thresholds, widened by 1e-9 either way, settle all but a hair-thin band without a sqrt.
+    """
     counts = np.zeros((ts.shape[0], near.shape[0]), np.int64)
+    below2 = (ts * (1.0 - 1e-9)) ** 2  # d2 < below2[k]: surely sqrt(d2) < ts[k]
+    above2 = (ts * (1.0 + 1e-9)) ** 2  # d2 > above2[k]: surely not
     for s in range(near.shape[0]):
-        for i in range(near.shape[1]):
-            d = math.sqrt(near[s, i])
-            for k in range(ts.shape[0]):
-                if d < ts[k]:
-                    counts[k, s] += 1
+        for k in range(ts.shape[0]):
+            n = 0
+            for i in range(near.shape[1]):
+                d2 = near[s, i]
+                met = d2 < below2[k]
+                if not met and d2 <= above2[k]:  # rare: within 1e-9 of the threshold
+                    met = math.sqrt(d2) < ts[k]
+                n += met  # no branch on the (unpredictable) outcome
+            counts[k, s] = n
     return counts
 
 
