@@ -1,8 +1,8 @@
-"""The official FreiHAND evaluation (DESIGN.md §3), vectorised: the same numbers, ~10x faster than the official script.
+"""The official FreiHAND evaluation (DESIGN.md §3), batched: the same numbers, 10-50x faster than the official script.
 
 Errors are Euclidean distances in metres, per point (21 keypoints, 778 vertices) and per sample:
 - unaligned: the prediction as given (camera frame); aligned: Procrustes-aligned with scale per sample
-  (`handmesh.geometry.procrustes`, reflections allowed, as the official script);
+  (`handmesh.metrics.alignment`, reflections allowed, as the official script);
 - mean error: mean over points of the per-point mean over samples (the official script prints cm);
 - AUC: per point, PCK(t) = fraction of samples with error <= t for t in linspace(0, 0.05, 100) m,
   AUC = trapezoid(PCK) / trapezoid(ones), averaged over points;
@@ -16,7 +16,8 @@ it. The final reductions (per-point means, trapezoids, F-scores and their means)
 laid out as the official script's, so they round the same way.
 
 Nearest neighbours (the expensive part: 3,960 x 778 x 778 pairs per alignment by brute force) are decided
-exactly by a grid search in compiled code, `handmesh.metrics.nearest`.
+exactly by a grid search in compiled code, `handmesh.metrics.nearest`. numpy and numba only: torch is not
+imported (inputs may still be tensors, on any device).
 """
 
 from __future__ import annotations
