@@ -29,7 +29,7 @@ from handmesh.lightning_module import HandMeshModule
 from handmesh.mano.file import MANOFileError
 from handmesh.mesh_io import save_meshes
 from handmesh.model.inference_model import prepare_for_inference
-from handmesh.submission import SubmissionError, atomic_write, write_submission
+from handmesh.submission import SubmissionError, atomic_write, file_in_the_way, write_submission
 
 
 class CheckpointError(ValueError):
@@ -82,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if not data.is_dir():
         print(f"error: data folder not found: {data}", file=sys.stderr)
         return 2
-    if out.exists() and not out.is_dir():
-        print(f"error: output path {out} is a file, not a folder", file=sys.stderr)
+    blocking = file_in_the_way(out)
+    if blocking is not None:
+        print(f"error: cannot write to {out}: {blocking} is a file, not a folder", file=sys.stderr)
         return 2
     try:
         module = load_model(ckpt, args.mano)

@@ -8,6 +8,7 @@ under its final name only once complete.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -52,7 +53,10 @@ def write_submission(path: str | Path, xyz, verts, expected_count: int | None = 
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
             zf.writestr(PRED_NAME, text)
         text = buffer.getvalue()
-    atomic_write(path, text)
+    try:
+        atomic_write(path, text)
+    except OSError as e:
+        raise SubmissionError(f"{path}: cannot write the submission ({e.strerror or e})") from None
     return path
 
 
@@ -191,9 +195,26 @@ def _to_numpy(x, path: Path) -> np.ndarray:
         ) from None
 
 
+def file_in_the_way(folder: str | Path) -> Path | None:
+    """The file that stands where `folder` or one of its parents should be a folder (None: it can be created)."""
+    for candidate in (Path(folder), *Path(folder).parents):  # the nearest existing one decides
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
 def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path` (never a half-written file)."""
+    """Write to a temporary file in the same folder, then rename over `path` (never a half-written file).
+
+    Raises OSError, with a message that names the obstacle, when `path` is a folder or a file stands where one of
+    its folders should be.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"{path} is a folder", str(path))
+    blocking = file_in_the_way(path.parent)
+    if blocking is not None:
+        raise NotADirectoryError(errno.ENOTDIR, f"{blocking} is a file, not a folder", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

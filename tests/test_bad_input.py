@@ -320,7 +320,9 @@ def test_predict_missing_or_bad_checkpoint_data_or_output(
     assert "data folder not found: " + str(tmp_path / "nowhere") in capsys.readouterr().err
     args = ["--ckpt", str(ckpt), "--data", str(synthetic_root)]
     assert main([*args, "--out", str(tmp_path / "out")]) == 2
-    assert "output path" in capsys.readouterr().err and (tmp_path / "out").read_text() == "a file"
+    assert "out is a file, not a folder" in capsys.readouterr().err and (tmp_path / "out").read_text() == "a file"
+    assert main([*args, "--out", str(tmp_path / "out" / "run1")]) == 2  # a file in the way further up
+    assert f"cannot write to {tmp_path / 'out' / 'run1'}: {tmp_path / 'out'} is a file" in capsys.readouterr().err
     with pytest.raises(CheckpointError, match=r"model\.ckpt: cannot load it as a handmesh checkpoint"):
         load_model(ckpt)
     assert main([*args, "--out", str(tmp_path / "preds")]) == 2

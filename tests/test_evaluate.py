@@ -98,6 +98,14 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["--gt", str(root), "--pred", str(tmp_path / "short.json")]) == 1
     assert "3 samples, expected 4" in capsys.readouterr().err
 
+    (tmp_path / "notes.txt").write_text("in the way")  # --json under a file: the scores print, the write is refused
+    assert (
+        main(["--gt", str(root), "--pred", str(root / "pred.zip"), "--json", str(tmp_path / "notes.txt" / "s.json")])
+        == 1
+    )
+    captured = capsys.readouterr()
+    assert "f_al_score_5" in captured.out and "notes.txt is a file, not a folder" in captured.err
+
 
 def test_the_evaluation_path_does_not_import_torch() -> None:
     """`python -m handmesh.evaluate` reads, validates and scores with numpy and compiled kernels only: importing

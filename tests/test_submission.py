@@ -97,6 +97,21 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytes
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["pred.json"]
 
 
+def test_unwritable_destinations_are_named(tmp_path: Path) -> None:
+    xyz, verts = _pred()
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    with pytest.raises(
+        SubmissionError, match=r"pred\.json: cannot write the submission \(.*notes\.txt is a file, not a folder"
+    ):
+        write_submission(tmp_path / "notes.txt" / "run" / "pred.json", xyz, verts)
+    (tmp_path / "pred.zip").mkdir()
+    with pytest.raises(SubmissionError, match=r"pred\.zip: cannot write the submission \(.*pred\.zip is a folder\)"):
+        write_submission(tmp_path / "pred.zip", xyz, verts)
+    assert (tmp_path / "notes.txt").read_text() == "a file, not a folder" and list(
+        (tmp_path / "pred.zip").iterdir()
+    ) == []
+
+
 def test_read_validation_errors(tmp_path: Path) -> None:
     xyz, verts = _pred()
     good = [xyz.tolist(), verts.tolist()]
