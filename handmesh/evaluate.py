@@ -20,11 +20,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from handmesh.atomic import atomic_write
 from handmesh.data.errors import DataError
 from handmesh.data.json_cache import load_json_array
 from handmesh.metrics.arrays import all_finite
 from handmesh.metrics.freihand import NUM_KEYPOINTS, NUM_VERTICES, OFFICIAL_KEYS, PAPER_KEYS, freihand_scores
-from handmesh.submission import SubmissionError, atomic_write, check_count, read_submission
+from handmesh.submission import SubmissionError, check_count, read_submission
 
 # key -> (unit, meaning), in the order the table prints them
 DESCRIPTIONS: dict[str, tuple[str, str]] = {

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from handmesh.atomic import atomic_path
 from handmesh.mano.file import MANOFileError
 from handmesh.model.encoder import reparameterize
 
@@ -104,9 +105,7 @@ def export_onnx(
     wrapper = ExportableRegressor(model).eval()
     inputs = example_inputs(2, wrapper.input_size)
     axes: dict[str, dict[int, str]] = {name: {0: "batch"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with warnings.catch_warnings(), torch.no_grad():
+    with atomic_path(out) as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.filterwarnings("ignore", message=".*[Cc]onstant folding.*")
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -121,7 +120,6 @@ def export_onnx(
             opset_version=opset,
             dynamo=False,  # the TorchScript exporter: no onnxscript dependency, dynamic batch works
         )
-    tmp.replace(out)
     return out
 
 

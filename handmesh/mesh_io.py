@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from handmesh.atomic import atomic_write
+
 MESH_FORMATS = (".obj", ".ply")
 
 
@@ -47,13 +49,9 @@ def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, colors:
         raise ValueError(f"{path}: vertices contain NaN or infinite values")
     rgba = None if colors is None else _colors_uint8(colors, len(vertices), path)
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, vertex_colors=rgba, process=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     kwargs = {"include_color": rgba is not None, "include_normals": False, "include_texture": False}
     data = mesh.export(file_type=file_type, **(kwargs if file_type == "obj" else {}))
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, data.encode() if isinstance(data, str) else data)
 
 
 def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

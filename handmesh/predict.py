@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from handmesh.atomic import atomic_write, file_in_the_way
 from handmesh.data.errors import DataError, error_message
 from handmesh.data.freihand import FreiHANDDataset
 from handmesh.data.image_folder import ImageFolderDataset
@@ -29,7 +30,7 @@ from handmesh.lightning_module import HandMeshModule
 from handmesh.mano.file import MANOFileError
 from handmesh.mesh_io import save_meshes
 from handmesh.model.inference_model import prepare_for_inference
-from handmesh.submission import SubmissionError, atomic_write, file_in_the_way, write_submission
+from handmesh.submission import SubmissionError, write_submission
 
 
 class CheckpointError(ValueError):

@@ -12,6 +12,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from handmesh.atomic import atomic_write
 from handmesh.baseline import mean_hand
 from handmesh.data.datamodule import FreiHANDDataModule
 from handmesh.data.json_cache import load_json_array
@@ -20,7 +21,7 @@ from handmesh.inference import predict_arrays
 from handmesh.lightning_module import HandMeshModule
 from handmesh.metrics.freihand import PAPER_KEYS, freihand_scores
 from handmesh.model.inference_model import prepare_for_inference
-from handmesh.submission import atomic_write, write_submission
+from handmesh.submission import write_submission
 
 
 def _best_weights(trainer: pl.Trainer, model: HandMeshModule) -> HandMeshModule:

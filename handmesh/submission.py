@@ -8,18 +8,16 @@ under its final name only once complete.
 
 from __future__ import annotations
 
-import errno
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from handmesh.atomic import atomic_write
 from handmesh.data.json_cache import parse_json_bytes
 from handmesh.metrics.arrays import all_finite, as_float64
 
@@ -193,37 +191,3 @@ def _to_numpy(x, path: Path) -> np.ndarray:
         raise SubmissionError(
             f"{path}: predictions must be numeric arrays of shape (N, 21, 3) and (N, 778, 3)"
         ) from None
-
-
-def file_in_the_way(folder: str | Path) -> Path | None:
-    """The file that stands where `folder` or one of its parents should be a folder (None: it can be created)."""
-    for candidate in (Path(folder), *Path(folder).parents):  # the nearest existing one decides
-        if candidate.exists():
-            return None if candidate.is_dir() else candidate
-    return None
-
-
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path` (never a half-written file).
-
-    Raises OSError, with a message that names the obstacle, when `path` is a folder or a file stands where one of
-    its folders should be.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"{path} is a folder", str(path))
-    blocking = file_in_the_way(path.parent)
-    if blocking is not None:
-        raise NotADirectoryError(errno.ENOTDIR, f"{blocking} is a file, not a folder", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -17,13 +17,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from handmesh.atomic import atomic_path
 from handmesh.data.errors import DataError
 from handmesh.data.json_numbers import parse_numbers
 
@@ -216,15 +216,8 @@ def _read_cache(file: Path) -> np.ndarray | None:
 def _write_cache(folder: Path, key: str, json_name: str, array: np.ndarray) -> bool:
     """Write the cache atomically and drop stale versions of the same JSON; False if the folder is not usable."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, array, allow_pickle=False)
-            os.replace(tmp, folder / key)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(folder / key) as tmp, open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
     except OSError:
         return False
     for old in folder.glob(f"{json_name}.*.npy"):

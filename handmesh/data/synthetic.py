@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import torch
 
+from handmesh.atomic import atomic_write
 from handmesh.data.backgrounds import background
 from handmesh.data.errors import DataError
 from handmesh.data.layout import SYNTHETIC_MARKER, image_id, json_path, mask_path, rgb_path
@@ -180,10 +181,7 @@ def _run_tasks(tasks: list, faces: np.ndarray, root: Path, seed: int, size: int,
 
 # ---- annotations ----
 def _write_json(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    with tmp.open("w") as fh:
-        json.dump(array.tolist(), fh)
-    tmp.replace(path)
+    atomic_write(path, json.dumps(array.tolist()).encode())
 
 
 def _write_annotations(root: Path, split: str, hands: SyntheticHands) -> None:

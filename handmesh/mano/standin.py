@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import os
 import pickle
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from handmesh.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -930,11 +931,8 @@ def default_standin_path(side: str = "right") -> Path:
 def write_standin(path: str | Path | None = None, side: str = "right") -> Path:
     """Pickle the stand-in (protocol 2, numpy and scipy.sparse only) to `path`; returns the path."""
     path = Path(path) if path is not None else default_standin_path(side)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
         pickle.dump(build_standin(side), fh, protocol=2)
-    tmp.replace(path)
     log.info("wrote procedural STAND-IN hand model (not MANO), %s hand, to %s", side, path)
     return path
 

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from handmesh.atomic import atomic_path
 from handmesh.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from handmesh.mano.constants import KEYPOINT_PARENTS, NUM_KEYPOINTS
 
@@ -135,9 +136,7 @@ def denormalize_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
 def save_image(path: str | Path, rgb: np.ndarray) -> Path:
     """Write an RGB uint8 image (PNG/JPEG by suffix) atomically; an error names the file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write image {path} (unsupported suffix or unwritable folder)")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # the temporary name keeps the suffix, which picks the format
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write image {path} (unsupported suffix or unwritable folder)")
     return path
