@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,13 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from handmesh.atomic import atomic_write
-from handmesh.data.json_cache import parse_json_bytes
+from handmesh.data.json_cache import parse_array_list
 from handmesh.metrics.arrays import all_finite, as_float64
 
 NUM_KEYPOINTS, NUM_VERTICES = 21, 778
 PRED_NAME = "pred.json"
-_XYZ_END = re.compile(rb"\]\s*\]\s*\]")  # end of the keypoint list: closes a point, an entry and the list
-_LIST_SEP = re.compile(rb"\s*,\s*")
 # FreiHAND hands are ~0.2 m across and within ~1 m of the camera; in millimetres they are ~200 across.
 MAX_HAND_SIZE_M = 1.0  # median vertex bounding-box diagonal above this is not metres
 MAX_ABS_COORD_M = 20.0  # any coordinate above this is not metres
@@ -120,26 +117,13 @@ def check_count(count: int, expected_count: int | None, source: str) -> None:
 
 
 def _parse_pred(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """`[xyz_list, verts_list]` JSON bytes -> two float64 arrays, parsed fast (no Python float lists).
-
-    The keypoint list ends at the first `]]]` (point, entry and list closing): the text is split there and each
-    half goes through the fast regular-array parser; anything unexpected takes the general `json.loads` path.
-    """
-    end = _XYZ_END.search(raw)
-    if end is None:
+    """`[xyz_list, verts_list]` JSON bytes -> two float64 arrays: read in one pass (no Python float lists) when the
+    file is exactly that with 21 x 3 and 778 x 3 entries; anything else takes the general `json.loads` path, which
+    also words the errors."""
+    arrays = parse_array_list(raw, [(NUM_KEYPOINTS, 3), (NUM_VERTICES, 3)])
+    if arrays is None:
         return _parse_pred_slow(raw, source)
-    head, tail = raw[: end.end()].lstrip(), raw[end.end() :].rstrip()
-    sep = _LIST_SEP.match(tail)
-    if not head.startswith(b"[") or sep is None or not tail.endswith(b"]"):
-        return _parse_pred_slow(raw, source)
-    try:
-        xyz = parse_json_bytes(head[1:], source)
-        verts = parse_json_bytes(tail[sep.end() : -1], source)
-    except ValueError:
-        return _parse_pred_slow(raw, source)
-    if xyz.ndim != 3 or verts.ndim != 3:
-        return _parse_pred_slow(raw, source)
-    return xyz, verts
+    return arrays[0], arrays[1]
 
 
 def _parse_pred_slow(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:

@@ -88,3 +88,24 @@ def test_a_token_that_is_not_a_json_number_is_refused(token: str) -> None:
 @pytest.mark.parametrize("token", ["true", "null", "Infinity", "NaN"])
 def test_json_values_that_are_not_finite_numbers_are_refused(token: str) -> None:
     assert parse_numbers(f"[1, {token}, 2]".encode()) is None  # json.loads reads them; they are no coordinates
+
+
+def test_a_list_of_regular_arrays_is_read_in_one_pass_or_refused() -> None:
+    from handmesh.data.json_cache import parse_array_list
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(3, 2, 3)), rng.normal(size=(3, 4, 3))
+    for text in (json.dumps([a.tolist(), b.tolist()]), json.dumps([a.tolist(), b.tolist()], indent=1)):
+        got = parse_array_list(text.encode(), [(2, 3), (4, 3)])
+        assert got is not None and _same_bits(got[0], a) and _same_bits(got[1], b)
+    empty = parse_array_list(b"[ [] , [] ]", [(2, 3), (4, 3)])
+    assert empty is not None and empty[0].shape == (0, 2, 3) and empty[1].shape == (0, 4, 3)
+    refused = [
+        json.dumps([a[:2].tolist(), b.tolist()]),  # different counts
+        json.dumps([a.tolist(), b.reshape(3, 3, 4).tolist()]),  # other entry shapes, the same count of numbers
+        json.dumps([b.tolist(), a.tolist()]),  # swapped
+        json.dumps([a.tolist(), b.tolist(), []]),  # a third list
+        json.dumps({"xyz": a.tolist()}),
+    ]
+    for text in refused:
+        assert parse_array_list(text.encode(), [(2, 3), (4, 3)]) is None, text[:40]

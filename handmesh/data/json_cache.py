@@ -131,6 +131,27 @@ def _parse_fast(raw: bytes) -> np.ndarray | None:
     return values.reshape(shape)
 
 
+def parse_array_list(raw: bytes, entry_shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray] | None:
+    """`[a_1, ..., a_K]` where a_k is a list of N entries of shape entry_shapes[k] (the same N for all) -> K float64
+    arrays (N, *entry_shapes[k]), read in one pass; None if the text is anything else (the caller then falls back
+    to `json.loads`). N follows from the count of numbers; the brackets and commas must be exactly those of such a
+    list (whitespace aside)."""
+    values = parse_numbers(raw)
+    per_sample = sum(int(np.prod(shape)) for shape in entry_shapes)
+    if values is None or per_sample == 0 or values.size % per_sample:
+        return None
+    n = values.size // per_sample
+    skeleton = b"[" + b",".join(_skeleton((n, *shape)) for shape in entry_shapes) + b"]"
+    if raw.translate(None, _NUMBER_CHARS) != skeleton:
+        return None
+    arrays, start = [], 0
+    for shape in entry_shapes:
+        size = n * int(np.prod(shape))
+        arrays.append(values[start : start + size].reshape(n, *shape))
+        start += size
+    return arrays
+
+
 def _skeleton(shape: tuple[int, ...]) -> bytes:
     """JSON text of a regular array of `shape` with the numbers left out, e.g. (2, 3) -> b"[[,,],[,,]]"."""
     text = b"[" + b"," * max(shape[-1] - 1, 0) + b"]"
