@@ -142,7 +142,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path, sta
     killed = Run(folders["K"], configs["K"], ("--ckpt_path", "last")).start()
     usr1 = Run(folders["S"], configs["S"], env=slurm_env).start()
     try:
-        kill_delay = random.uniform(0.0, 0.5)  # into epoch 1: its 2 steps and validation take longer than that
+        # Into epoch 1 (or the end of epoch 0's saving): its 2 steps and validation take longer than 0.2 s, with
+        # room for this polling loop being starved while three training processes share two cores.
+        kill_delay = random.uniform(0.0, 0.2)
         kill_at = signalled = None
         deadline = time.monotonic() + TIMEOUT
         while kill_at is None or time.monotonic() < kill_at or not signalled:
