@@ -2,8 +2,8 @@
 (`os.replace`, atomic within a file system) only once it is complete. An interrupted write never leaves a half
 file under the final name, and the previous file stays as it was.
 
-Checkpoints have their own variant (`handmesh.checkpoint_io`: process-unique names for DDP, folder fsync,
-cleanup of earlier interrupted saves).
+Checkpoints use it too (`handmesh.checkpoint_io`, which adds a folder fsync and the cleanup of earlier
+interrupted saves, and keeps `.ckpt` out of the temporary names).
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ def file_in_the_way(folder: str | Path) -> Path | None:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path next to `path` (same suffix, for writers that pick the format from it) to write to; it
-    replaces `path` when the block completes and is removed if the block raises.
+def atomic_path(path: str | Path, keep_suffix: bool = True) -> Iterator[Path]:
+    """A temporary path next to `path` to write to; it replaces `path` when the block completes and is removed if
+    the block raises.
+
+    keep_suffix: the temporary name ends in `path`'s suffix (`.<stem>.<random>.tmp<suffix>`, for writers that
+    pick the format from it); otherwise it ends in `.tmp` (`.<name>.<random>.tmp`, never taken for the real file).
 
     Raises OSError naming the obstacle when `path` is a folder or a file stands where one of its folders should be.
     """
@@ -38,7 +41,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     if blocking is not None:
         raise NotADirectoryError(errno.ENOTDIR, f"{blocking} is a file, not a folder", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    prefix, suffix = (f".{path.stem}.", f".tmp{path.suffix}") if keep_suffix else (f".{path.name}.", ".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -7,9 +7,9 @@ existing file: a kill during the copy truncates `last.ckpt`. Nothing is fsynced 
 crash right after a save can leave an empty file, and a killed save leaves a checkpoint-sized file
 in /tmp.
 
-`AtomicCheckpointIO` writes into a temporary file in the checkpoint's own folder, fsyncs it, renames
-it over the target with `os.replace` (atomic within a file system) and fsyncs the folder. The
-temporary name (`.last.ckpt.<pid>.tmp`) does not end in `.ckpt`, so neither Lightning's
+`AtomicCheckpointIO` writes into a temporary file in the checkpoint's own folder (`handmesh.atomic`),
+fsyncs it, renames it over the target with `os.replace` (atomic within a file system) and fsyncs the
+folder. The temporary name (`.last.ckpt.<random>.tmp`) does not end in `.ckpt`, so neither Lightning's
 `ckpt_path="last"` nor `handmesh.resume` ever picks a leftover one. Remote paths (`s3://...`) go
 through Lightning's own code.
 """
@@ -24,12 +24,9 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning import Trainer
 
+from handmesh.atomic import atomic_path
+
 TEMP_SUFFIX = ".tmp"
-
-
-def temp_path(path: Path) -> Path:
-    """The temporary file a save of `path` writes first (hidden, same folder, not a `.ckpt` name)."""
-    return path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
 
 
 def leftover_temp_files(path: Path) -> list[Path]:
@@ -53,17 +50,10 @@ def _fsync_folder(folder: Path) -> None:
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
     """`torch.save(obj, path)` that either completes or leaves the previous file at `path` untouched."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, keep_suffix=False) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
     _fsync_folder(path.parent)
     for stale in leftover_temp_files(path):  # from saves that were killed before their rename
         stale.unlink(missing_ok=True)

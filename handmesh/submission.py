@@ -95,14 +95,15 @@ def validate_submission(xyz: np.ndarray, verts: np.ndarray, expected_count: int 
         bad = ~np.isfinite(array).all(axis=(1, 2))
         first = np.flatnonzero(bad)[:5].tolist()
         raise SubmissionError(f"{source}: {name} holds NaN or inf in {int(bad.sum())} samples (first: {first})")
-    size = float(np.median(np.linalg.norm(verts.max(1) - verts.min(1), axis=-1)))
+    verts_max, verts_min = verts.max(1), verts.min(1)  # (N, 3) each
+    size = float(np.median(np.linalg.norm(verts_max - verts_min, axis=-1)))
     if size > MAX_HAND_SIZE_M:
         hint = " This looks like millimetres: divide by 1000." if 20.0 < size < 2000.0 else ""
         raise SubmissionError(
             f"{source}: coordinates must be in metres, but the hands are {size:.4g} units across (median bounding-box"
             f" diagonal of the vertices; a hand is ~0.2 m).{hint}"
         )
-    largest = max(float(xyz.max()), -float(xyz.min()), float(verts.max()), -float(verts.min()))
+    largest = max(float(xyz.max()), -float(xyz.min()), float(verts_max.max()), -float(verts_min.min()))
     if largest > MAX_ABS_COORD_M:
         raise SubmissionError(
             f"{source}: a coordinate of {largest:.4g} is not plausible in metres (camera frame; FreiHAND hands lie "

@@ -13,7 +13,7 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from handmesh.checkpoint_io import AtomicCheckpointIO, leftover_temp_files, temp_path
+from handmesh.checkpoint_io import AtomicCheckpointIO, leftover_temp_files
 from handmesh.resume import find_last_checkpoint, is_last_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ def test_save_replaces_the_file_and_leaves_no_temporary_files(tmp_path: Path) ->
     path = tmp_path / "checkpoints" / "last.ckpt"  # the folder is made on the way
     plugin = AtomicCheckpointIO()
     plugin.save_checkpoint(_state(10), path)
-    stale = temp_path(path).with_name(".last.ckpt.99999.tmp")  # left by a save that was killed earlier
+    stale = path.with_name(".last.ckpt.99999.tmp")  # left by a save that was killed earlier
     stale.write_bytes(b"half a checkpoint")
     plugin.save_checkpoint(_state(20), path)
     assert torch.equal(plugin.load_checkpoint(path)["weights"], torch.arange(20, dtype=torch.float32))

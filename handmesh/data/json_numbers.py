@@ -25,7 +25,6 @@ from fractions import Fraction
 import numba
 import numpy as np
 
-_EXACT_POWERS = np.array([10.0**k for k in range(23)])  # 1e0 .. 1e22, all exact in float64
 _MAX_EXACT_MANTISSA = 2**53
 _DD_RANGE = 64  # decimal exponents with a double-double power of ten
 
@@ -53,7 +52,7 @@ def parse_numbers(text: bytes) -> np.ndarray | None:
     values = np.empty(capacity, dtype=np.float64)
     slow_at = np.empty(capacity, dtype=np.int64)
     slow_text = np.empty(len(text) + 1, dtype=np.uint8)
-    n, n_slow, slow_len = _scan(buf, _EXACT_POWERS, _DD_POWERS, values, slow_at, slow_text)
+    n, n_slow, slow_len = _scan(buf, _DD_POWERS, values, slow_at, slow_text)
     if n < 0:
         return None
     if n_slow:
@@ -65,7 +64,7 @@ def parse_numbers(text: bytes) -> np.ndarray | None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(buf, powers, dd_powers, values, slow_at, slow_text):  # pragma: no cover - compiled
+def _scan(buf, powers, values, slow_at, slow_text):  # pragma: no cover - compiled
     """Fill values; tokens outside the fast path go, comma-separated, to slow_text with their index in slow_at.
 
     Returns (numbers, slow numbers, bytes of slow_text used); numbers = -1 for a malformed token or too many.
@@ -143,13 +142,13 @@ def _scan(buf, powers, dd_powers, values, slow_at, slow_text):  # pragma: no cov
                 return -1, 0, 0  # something else glued to the number
         value = np.nan  # not converted yet
         if dropped == 0 and mantissa <= _MAX_EXACT_MANTISSA and -22 <= exponent <= 22:
-            value = float(mantissa)  # exact
+            value = float(mantissa)  # exact, and so are 1e0 .. 1e22 (the table's hi parts)
             if exponent >= 0:
-                value = value * powers[exponent]
+                value = value * powers[_DD_RANGE + exponent, 0]
             else:
-                value = value / powers[-exponent]
+                value = value / powers[_DD_RANGE - exponent, 0]
         elif dropped == 0 and -_DD_RANGE <= exponent <= _DD_RANGE:
-            value = _times_power(mantissa, dd_powers[exponent + _DD_RANGE, 0], dd_powers[exponent + _DD_RANGE, 1])
+            value = _times_power(mantissa, powers[exponent + _DD_RANGE, 0], powers[exponent + _DD_RANGE, 1])
         if value == value:
             values[n] = -value if negative and not (integer and mantissa == 0) else value
         else:
